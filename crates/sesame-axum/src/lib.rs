@@ -1,0 +1,1 @@
+//! The axum/tower web layer. Not built yet: see issue 4.

@@ -1,0 +1,2 @@
+//! The `sesame` command.
+fn main() {}

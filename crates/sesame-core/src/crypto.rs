@@ -1,0 +1,138 @@
+//! Django's `django.utils.crypto`: `salted_hmac`, `constant_time_compare` and
+//! `get_random_string`.
+
+use hmac::{Mac, SimpleHmac};
+use rand::Rng;
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
+
+/// The hash functions `salted_hmac` accepts, as named by Python's `hashlib`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// `sha1`: Django's default for bare `salted_hmac` calls, and the legacy signing algorithm.
+    Sha1,
+    /// `sha256`: what the signer, the session auth hash and reset tokens use.
+    Sha256,
+    /// `sha512`.
+    Sha512,
+    /// `blake2b` (64-byte digest).
+    Blake2b,
+}
+
+impl Algorithm {
+    /// Parse a `hashlib` name such as `"sha256"`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "sha1" => Some(Self::Sha1),
+            "sha256" => Some(Self::Sha256),
+            "sha512" => Some(Self::Sha512),
+            "blake2b" => Some(Self::Blake2b),
+            _ => None,
+        }
+    }
+
+    /// The `hashlib` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+            Self::Blake2b => "blake2b",
+        }
+    }
+}
+
+fn mac<D>(key_salt: &[u8], secret: &[u8], value: &[u8]) -> Vec<u8>
+where
+    D: Digest + hmac::digest::core_api::BlockSizeUser,
+{
+    // Django derives the HMAC key as a plain hash of salt || secret (not an HMAC),
+    // with no separator, and always hashes it even when it is short.
+    let mut hasher = D::new();
+    hasher.update(key_salt);
+    hasher.update(secret);
+    let derived = hasher.finalize();
+    // `SimpleHmac` because it works with every digest, blake2b included.
+    let mut m = <SimpleHmac<D> as hmac::digest::KeyInit>::new_from_slice(&derived)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    m.update(value);
+    m.finalize().into_bytes().to_vec()
+}
+
+/// `salted_hmac(key_salt, value, secret, algorithm=...)`: the raw MAC bytes.
+///
+/// ```
+/// use sesame_core::crypto::{salted_hmac, Algorithm};
+/// let mac = salted_hmac("salt", "value", "django_tests_secret_key", Algorithm::Sha1);
+/// assert_eq!(hex::encode(mac), "b51a2e619c43b1ca4f91d15c57455521d71d61eb");
+/// ```
+pub fn salted_hmac(
+    key_salt: impl AsRef<[u8]>,
+    value: impl AsRef<[u8]>,
+    secret: impl AsRef<[u8]>,
+    algorithm: Algorithm,
+) -> Vec<u8> {
+    let (s, k, v) = (key_salt.as_ref(), secret.as_ref(), value.as_ref());
+    match algorithm {
+        Algorithm::Sha1 => mac::<Sha1>(s, k, v),
+        Algorithm::Sha256 => mac::<Sha256>(s, k, v),
+        Algorithm::Sha512 => mac::<Sha512>(s, k, v),
+        Algorithm::Blake2b => mac::<blake2::Blake2b512>(s, k, v),
+    }
+}
+
+/// `salted_hmac(...).hexdigest()`.
+pub fn salted_hmac_hex(
+    key_salt: impl AsRef<[u8]>,
+    value: impl AsRef<[u8]>,
+    secret: impl AsRef<[u8]>,
+    algorithm: Algorithm,
+) -> String {
+    hex::encode(salted_hmac(key_salt, value, secret, algorithm))
+}
+
+/// Compare two byte strings in time that depends only on their lengths
+/// (`secrets.compare_digest`).
+pub fn constant_time_compare(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
+    let (a, b) = (a.as_ref(), b.as_ref());
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Django's `RANDOM_STRING_CHARS`: `a-z`, `A-Z`, `0-9`.
+pub const RANDOM_STRING_CHARS: &str =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// `get_random_string(length, allowed_chars)`: each character drawn independently and
+/// uniformly from `allowed_chars` by a cryptographically secure generator (the thread-local
+/// ChaCha generator, seeded from the operating system).
+pub fn get_random_string(length: usize, allowed_chars: &str) -> String {
+    let chars: Vec<char> = allowed_chars.chars().collect();
+    if chars.is_empty() {
+        return String::new();
+    }
+    let mut rng = rand::rng();
+    (0..length)
+        .map(|_| chars[rng.random_range(0..chars.len())])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compare() {
+        assert!(constant_time_compare("abc", "abc"));
+        assert!(!constant_time_compare("abc", "abd"));
+        assert!(!constant_time_compare("abc", "ab"));
+    }
+
+    #[test]
+    fn random_string_uses_alphabet() {
+        let s = get_random_string(200, "ab");
+        assert_eq!(s.len(), 200);
+        assert!(s.chars().all(|c| c == 'a' || c == 'b'));
+        assert!(s.contains('a') && s.contains('b'));
+    }
+}

@@ -1,0 +1,1 @@
+//! CSRF (in progress).

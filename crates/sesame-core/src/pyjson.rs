@@ -1,0 +1,220 @@
+//! JSON exactly as Python's `json.dumps` writes it, and Django's latin-1 JSON decoding.
+//!
+//! Every signed Django payload is JSON, and the MAC covers its exact bytes, so "equivalent"
+//! JSON is not enough to reproduce Django's output. `serde_json` differs from Python in three
+//! ways that matter here: it writes raw UTF-8 (Python escapes every non-ASCII character with
+//! `ensure_ascii=True`), it formats floats differently (`1e16` against Python's `1e+16`), and
+//! it cannot choose Python's default separators. Hence this small hand-written writer over
+//! `serde_json::Value`, which keeps insertion order (the `preserve_order` feature).
+//!
+//! Known limits: Python may emit `NaN`/`Infinity`, and integers beyond 64 bits; a
+//! `serde_json::Value` can hold neither, so such payloads do not decode.
+
+use serde_json::Value;
+use std::fmt::Write;
+
+/// Python's separators: `(",", ":")` (compact, as Django's signing serializer uses) or the
+/// defaults `(", ", ": ")` (as the messages session storage uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Separators {
+    /// `separators=(",", ":")`.
+    Compact,
+    /// `json.dumps` defaults: `", "` and `": "`.
+    Default,
+}
+
+/// `json.dumps(value, separators=(",", ":"))` with `ensure_ascii=True`.
+///
+/// ```
+/// use serde_json::json;
+/// let s = sesame_core::pyjson::dumps_compact(&json!({"name": "Jörg 🐍", "x": 1e16}));
+/// assert_eq!(s, r#"{"name":"J\u00f6rg \ud83d\udc0d","x":1e+16}"#);
+/// ```
+pub fn dumps_compact(value: &Value) -> String {
+    dumps(value, Separators::Compact)
+}
+
+/// `json.dumps(value)` with the given separators and `ensure_ascii=True`.
+pub fn dumps(value: &Value, separators: Separators) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value, separators);
+    out
+}
+
+fn write_value(out: &mut String, value: &Value, sep: Separators) {
+    let (item, key) = match sep {
+        Separators::Compact => (",", ":"),
+        Separators::Default => (", ", ": "),
+    };
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else if let Some(u) = n.as_u64() {
+                let _ = write!(out, "{u}");
+            } else if let Some(f) = n.as_f64() {
+                write_float(out, f);
+            }
+        }
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item);
+                }
+                write_value(out, v, sep);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item);
+                }
+                write_str(out, k);
+                out.push_str(key);
+                write_value(out, v, sep);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A JSON string literal with Python's `ensure_ascii` escapes.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// A float as Python's `float.__repr__` writes it: the shortest round-tripping digits, in
+/// positional notation when the decimal exponent is in `-4 < e < 16`, else in scientific
+/// notation with a signed, at-least-two-digit exponent.
+pub fn write_float(out: &mut String, f: f64) {
+    if f.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if f.is_infinite() {
+        out.push_str(if f > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, like Python's repr.
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
+    let decpt = exp + 1;
+    if negative {
+        out.push('-');
+    }
+    if !(-3..=16).contains(&decpt) {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    } else if decpt <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-decpt) as usize));
+        out.push_str(&digits);
+    } else {
+        let d = decpt as usize;
+        if d >= digits.len() {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', d - digits.len()));
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..d]);
+            out.push('.');
+            out.push_str(&digits[d..]);
+        }
+    }
+}
+
+/// Django's `JSONSerializer.loads`: the bytes are decoded as latin-1, then parsed.
+///
+/// Django itself only ever writes ASCII, so for its output this is the same as UTF-8; for
+/// raw UTF-8 written by someone else it reproduces Django's (mojibake) reading.
+pub fn loads_latin1(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+    serde_json::from_str(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(x: f64) -> String {
+        let mut s = String::new();
+        write_float(&mut s, x);
+        s
+    }
+
+    #[test]
+    fn floats_like_python_repr() {
+        assert_eq!(f(1.0), "1.0");
+        assert_eq!(f(0.0), "0.0");
+        assert_eq!(f(-0.0), "-0.0");
+        assert_eq!(f(0.1), "0.1");
+        assert_eq!(f(1e16), "1e+16");
+        assert_eq!(f(1e15), "1000000000000000.0");
+        assert_eq!(f(0.0001), "0.0001");
+        assert_eq!(f(0.00001), "1e-05");
+        assert_eq!(f(123.456), "123.456");
+        assert_eq!(f(-1.5e300), "-1.5e+300");
+        assert_eq!(f(5e-324), "5e-324");
+        assert_eq!(f(f64::NAN), "NaN");
+        assert_eq!(f(f64::NEG_INFINITY), "-Infinity");
+    }
+
+    #[test]
+    fn strings_like_python() {
+        let v = json!("a\"b\\c\n\r\t\u{8}\u{c}\u{1}\u{7f}/é🐍");
+        assert_eq!(
+            dumps_compact(&v),
+            r#""a\"b\\c\n\r\t\b\f\u0001\u007f/\u00e9\ud83d\udc0d""#
+        );
+    }
+
+    #[test]
+    fn separators() {
+        let v = json!([["__json_message", 0, 20, "Hello"], {"a": null}]);
+        assert_eq!(dumps_compact(&v), r#"[["__json_message",0,20,"Hello"],{"a":null}]"#);
+        assert_eq!(
+            dumps(&v, Separators::Default),
+            r#"[["__json_message", 0, 20, "Hello"], {"a": null}]"#
+        );
+    }
+
+    #[test]
+    fn latin1_reading() {
+        assert_eq!(loads_latin1("\"Jörg\"".as_bytes()).ok(), Some(json!("JÃ¶rg")));
+        assert_eq!(loads_latin1(br#""J\u00f6rg""#).ok(), Some(json!("Jörg")));
+    }
+}

@@ -1,0 +1,334 @@
+//! Settings under Django's names, in lower case, read from `sesame.toml` and overridden by
+//! `SESAME_<NAME>` environment variables.
+//!
+//! ```
+//! use sesame_core::settings::Settings;
+//! let s = Settings::from_toml_str(r#"secret_key = "s3cr3t"
+//! session_cookie_age = 3600"#).unwrap();
+//! assert_eq!(s.session_cookie_age, 3600);
+//! assert_eq!(s.session_cookie_name, "sessionid");
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A problem with the configuration, naming the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file or an environment value is not valid for the setting.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// One entry of `AUTH_PASSWORD_VALIDATORS`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub struct ValidatorConfig {
+    /// Django's dotted path, e.g. `django.contrib.auth.password_validation.MinimumLengthValidator`.
+    pub name: String,
+    /// The validator's options, e.g. `{ min_length = 12 }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, toml::Value>,
+}
+
+fn default_validators() -> Vec<ValidatorConfig> {
+    [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+    .into_iter()
+    .map(|n| ValidatorConfig {
+        name: format!("django.contrib.auth.password_validation.{n}"),
+        options: BTreeMap::new(),
+    })
+    .collect()
+}
+
+/// Every setting Sesame reads. Defaults are Django's (`django/conf/global_settings.py`), and
+/// where Django leaves the choice to `startproject`, the template's choice (the four password
+/// validators).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `SECRET_KEY`. Empty means "not configured"; signing refuses to run without one.
+    pub secret_key: String,
+    /// `SECRET_KEY_FALLBACKS`: older keys that still verify (comma-separated in the environment).
+    pub secret_key_fallbacks: Vec<String>,
+    /// Which Django release's password defaults to follow: `"5.2"` (PBKDF2 1,000,000
+    /// iterations) or `"6.0"` (1,200,000).
+    pub django_version: String,
+    /// `TIME_ZONE`: the zone of the password-reset token clock (Django's default).
+    pub time_zone: String,
+    /// `ALLOWED_HOSTS`.
+    pub allowed_hosts: Vec<String>,
+    /// `DEBUG`.
+    pub debug: bool,
+
+    /// `SESSION_ENGINE`: `db`, `cache`, `cached_db`, `signed_cookies` or `memory`.
+    pub session_engine: String,
+    /// `SESSION_COOKIE_NAME`.
+    pub session_cookie_name: String,
+    /// `SESSION_COOKIE_AGE` in seconds.
+    pub session_cookie_age: i64,
+    /// `SESSION_COOKIE_DOMAIN`.
+    pub session_cookie_domain: Option<String>,
+    /// `SESSION_COOKIE_PATH`.
+    pub session_cookie_path: String,
+    /// `SESSION_COOKIE_SECURE`.
+    pub session_cookie_secure: bool,
+    /// `SESSION_COOKIE_HTTPONLY`.
+    pub session_cookie_httponly: bool,
+    /// `SESSION_COOKIE_SAMESITE`: `Lax`, `Strict`, `None`, or empty to omit the attribute.
+    pub session_cookie_samesite: String,
+    /// `SESSION_SAVE_EVERY_REQUEST`.
+    pub session_save_every_request: bool,
+    /// `SESSION_EXPIRE_AT_BROWSER_CLOSE`.
+    pub session_expire_at_browser_close: bool,
+    /// The session codec's salt: `django.contrib.sessions.` + the store class's qualified name.
+    /// Change it only to share sessions with a Django project that subclasses its store.
+    pub session_key_salt: String,
+    /// Largest encoded session accepted by a store, in bytes (0 = no limit).
+    pub session_max_size: usize,
+
+    /// `PASSWORD_HASHERS`, by algorithm name or Django dotted path; the first is preferred.
+    pub password_hashers: Vec<String>,
+    /// `AUTH_PASSWORD_VALIDATORS`.
+    pub auth_password_validators: Vec<ValidatorConfig>,
+    /// `PASSWORD_RESET_TIMEOUT` in seconds.
+    pub password_reset_timeout: i64,
+    /// Threads that may hash passwords at once (0 = the number of CPUs).
+    pub password_hashing_threads: usize,
+    /// What goes into `_auth_user_backend`.
+    pub auth_backend_path: String,
+    /// `LOGIN_URL`.
+    pub login_url: String,
+    /// `LOGIN_REDIRECT_URL`.
+    pub login_redirect_url: String,
+    /// `LOGOUT_REDIRECT_URL`.
+    pub logout_redirect_url: Option<String>,
+
+    /// `CSRF_COOKIE_NAME`.
+    pub csrf_cookie_name: String,
+    /// `CSRF_COOKIE_AGE` in seconds.
+    pub csrf_cookie_age: i64,
+    /// `CSRF_COOKIE_DOMAIN`.
+    pub csrf_cookie_domain: Option<String>,
+    /// `CSRF_COOKIE_PATH`.
+    pub csrf_cookie_path: String,
+    /// `CSRF_COOKIE_SECURE`.
+    pub csrf_cookie_secure: bool,
+    /// `CSRF_COOKIE_HTTPONLY`.
+    pub csrf_cookie_httponly: bool,
+    /// `CSRF_COOKIE_SAMESITE`.
+    pub csrf_cookie_samesite: String,
+    /// `CSRF_HEADER_NAME`, as an HTTP header name.
+    pub csrf_header_name: String,
+    /// `CSRF_TRUSTED_ORIGINS`.
+    pub csrf_trusted_origins: Vec<String>,
+    /// `CSRF_USE_SESSIONS`.
+    pub csrf_use_sessions: bool,
+
+    /// `MESSAGE_LEVEL`.
+    pub message_level: i32,
+    /// `MESSAGE_TAGS`: level → tag overrides.
+    pub message_tags: BTreeMap<String, String>,
+    /// `SIGNED_COOKIE_LEGACY_SALT_FALLBACK`.
+    pub signed_cookie_legacy_salt_fallback: bool,
+
+    /// Where users, groups, permissions and (with the `db` engine) sessions live.
+    pub database_url: String,
+    /// Redis for the `cache` and `cached_db` engines.
+    pub cache_url: Option<String>,
+    /// The address `sesame serve` listens on.
+    pub bind: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            secret_key: String::new(),
+            secret_key_fallbacks: Vec::new(),
+            django_version: "5.2".into(),
+            time_zone: "America/Chicago".into(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            debug: false,
+            session_engine: "db".into(),
+            session_cookie_name: "sessionid".into(),
+            session_cookie_age: 1_209_600,
+            session_cookie_domain: None,
+            session_cookie_path: "/".into(),
+            session_cookie_secure: false,
+            session_cookie_httponly: true,
+            session_cookie_samesite: "Lax".into(),
+            session_save_every_request: false,
+            session_expire_at_browser_close: false,
+            session_key_salt: crate::session::DEFAULT_KEY_SALT.into(),
+            session_max_size: 0,
+            password_hashers: ["pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "scrypt"]
+                .map(String::from)
+                .to_vec(),
+            auth_password_validators: default_validators(),
+            password_reset_timeout: 259_200,
+            password_hashing_threads: 0,
+            auth_backend_path: "django.contrib.auth.backends.ModelBackend".into(),
+            login_url: "/accounts/login/".into(),
+            login_redirect_url: "/accounts/profile/".into(),
+            logout_redirect_url: None,
+            csrf_cookie_name: "csrftoken".into(),
+            csrf_cookie_age: 31_449_600,
+            csrf_cookie_domain: None,
+            csrf_cookie_path: "/".into(),
+            csrf_cookie_secure: false,
+            csrf_cookie_httponly: false,
+            csrf_cookie_samesite: "Lax".into(),
+            csrf_header_name: "X-CSRFToken".into(),
+            csrf_trusted_origins: Vec::new(),
+            csrf_use_sessions: false,
+            message_level: 20,
+            message_tags: BTreeMap::new(),
+            signed_cookie_legacy_salt_fallback: true,
+            database_url: "sqlite://sesame.sqlite3".into(),
+            cache_url: None,
+            bind: "127.0.0.1:8000".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Parse a `sesame.toml` text (no environment overrides).
+    pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
+        toml::from_str(text).map_err(|e| SettingsError::Invalid(e.to_string()))
+    }
+
+    /// Read `path` when it exists (defaults otherwise), then apply `SESAME_*` variables.
+    pub fn load(path: &Path) -> Result<Self, SettingsError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(SettingsError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        Self::from_toml_and_env(&text, std::env::vars())
+    }
+
+    /// Parse `text`, then apply `SESAME_<NAME>` overrides from `env`. Lists are
+    /// comma-separated, booleans are `true`/`false`/`1`/`0`.
+    pub fn from_toml_and_env(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        let defaults = toml::Table::try_from(Settings::default())
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        for (name, raw) in env {
+            let Some(key) = name.strip_prefix("SESAME_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let bad = |what: &str| SettingsError::Invalid(format!("{name}={raw:?}: expected {what}"));
+            let value = match defaults.get(&key) {
+                Some(toml::Value::Array(_)) => toml::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.to_owned()))
+                        .collect(),
+                ),
+                Some(toml::Value::Integer(_)) => {
+                    toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
+                }
+                Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
+                    match raw.trim().to_ascii_lowercase().as_str() {
+                        "1" | "true" | "yes" | "on" => true,
+                        "0" | "false" | "no" | "off" | "" => false,
+                        _ => return Err(bad("true or false")),
+                    },
+                ),
+                Some(toml::Value::Table(_)) => {
+                    return Err(SettingsError::Invalid(format!(
+                        "{name} cannot be set from the environment; use sesame.toml"
+                    )));
+                }
+                // Strings, and optional settings that are absent from the defaults.
+                _ if is_known(&key) => toml::Value::String(raw),
+                // Variables such as SESAME_SUPERUSER_PASSWORD are read by commands, not here.
+                _ => continue,
+            };
+            table.insert(key, value);
+        }
+        Settings::deserialize(toml::Value::Table(table))
+            .map_err(|e| SettingsError::Invalid(e.to_string()))
+    }
+
+    /// `[SECRET_KEY, *SECRET_KEY_FALLBACKS]`, the keys that verify.
+    pub fn verification_keys(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.secret_key.as_str()).chain(self.secret_key_fallbacks.iter().map(String::as_str))
+    }
+}
+
+fn is_known(key: &str) -> bool {
+    matches!(
+        key,
+        "session_cookie_domain" | "logout_redirect_url" | "csrf_cookie_domain" | "cache_url"
+    ) || toml::Table::try_from(Settings::default()).is_ok_and(|t| t.contains_key(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides() {
+        let env = [
+            ("SESAME_SECRET_KEY", "k"),
+            ("SESAME_SECRET_KEY_FALLBACKS", "a, b"),
+            ("SESAME_SESSION_COOKIE_AGE", "60"),
+            ("SESAME_SESSION_COOKIE_SECURE", "true"),
+            ("SESAME_CACHE_URL", "redis://x"),
+            ("SESAME_SUPERUSER_PASSWORD", "ignored"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()));
+        let s = Settings::from_toml_and_env("session_cookie_age = 5", env).unwrap();
+        assert_eq!(s.secret_key, "k");
+        assert_eq!(s.secret_key_fallbacks, ["a", "b"]);
+        assert_eq!(s.session_cookie_age, 60);
+        assert!(s.session_cookie_secure);
+        assert_eq!(s.cache_url.as_deref(), Some("redis://x"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let env = [("SESAME_SESSION_COOKIE_AGE".to_owned(), "soon".to_owned())];
+        let err = Settings::from_toml_and_env("", env).unwrap_err().to_string();
+        assert!(err.contains("SESAME_SESSION_COOKIE_AGE"), "{err}");
+        assert!(Settings::from_toml_str("no_such_setting = 1").is_err());
+    }
+
+    #[test]
+    fn validators_table() {
+        let s = Settings::from_toml_str(
+            r#"[[auth_password_validators]]
+NAME = "django.contrib.auth.password_validation.MinimumLengthValidator"
+OPTIONS = { min_length = 12 }"#,
+        )
+        .unwrap();
+        assert_eq!(s.auth_password_validators.len(), 1);
+    }
+}

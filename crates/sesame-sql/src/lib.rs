@@ -1,0 +1,1 @@
+//! SQL stores (SQLite, PostgreSQL, MySQL/MariaDB) in Django's own tables. Not built yet: see issue 3.

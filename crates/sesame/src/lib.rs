@@ -1,0 +1,13 @@
+//! Sesame: Django's sessions and authentication for async Rust web services.
+//!
+//! This crate is the one applications depend on. It re-exports the framework-agnostic core
+//! ([`core`]) and, as they land, the stores and the web layer behind feature flags.
+//!
+//! ```
+//! use sesame::core::signing::Signer;
+//!
+//! let signer = Signer::new("predictable-secret");
+//! assert_eq!(signer.sign("foo"), "foo:jZQoX_FtSO70jX9HLRGg2A_2s4kdDBxz1QoO_OpEQb0");
+//! ```
+
+pub use sesame_core as core;
