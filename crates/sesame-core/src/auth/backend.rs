@@ -1,0 +1,159 @@
+//! Django's `ModelBackend` rules: authentication with timing equalised for unknown users and
+//! upgrade-on-login, and permissions (inactive users have none, active superusers have all,
+//! everyone else user ∪ group permissions).
+
+use super::hashers::{HashError, PasswordHashing};
+use super::store::{AuthStore, AuthStoreError};
+use super::{Id, User};
+use crate::session::StoreError;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What authentication and login can fail with (never "wrong password": that is `Ok(None)`).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The auth store failed.
+    #[error(transparent)]
+    Store(#[from] AuthStoreError),
+    /// The session store failed.
+    #[error(transparent)]
+    Session(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+}
+
+/// `django.contrib.auth.backends.ModelBackend` over an [`AuthStore`].
+#[derive(Clone)]
+pub struct ModelBackend {
+    store: Arc<dyn AuthStore>,
+    hashing: PasswordHashing,
+}
+
+impl std::fmt::Debug for ModelBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelBackend").field("store", &self.store.name()).finish()
+    }
+}
+
+impl ModelBackend {
+    /// A backend over a store, hashing on the given pool.
+    pub fn new(store: Arc<dyn AuthStore>, hashing: PasswordHashing) -> Self {
+        Self { store, hashing }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn AuthStore> {
+        &self.store
+    }
+
+    /// The hashing pool.
+    pub fn hashing(&self) -> &PasswordHashing {
+        &self.hashing
+    }
+
+    /// `authenticate(username=..., password=...)`.
+    ///
+    /// An unknown username costs one hash with the preferred hasher, the same as a wrong
+    /// password; the password is checked before `is_active`, so inactive users cost the same
+    /// too. A correct password stored with outdated parameters is rehashed and saved.
+    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>, AuthError> {
+        let Some(mut user) = self.store.get_user_by_username(username).await? else {
+            self.hashing.fake_hash().await?;
+            return Ok(None);
+        };
+        let check = self
+            .hashing
+            .verify_password(password.to_owned(), user.password.clone())
+            .await?;
+        if !check.valid {
+            return Ok(None);
+        }
+        if check.must_update {
+            let encoded = self.hashing.make_password(password.to_owned()).await?;
+            self.store.set_password(&user.id, &encoded).await?;
+            user.password = encoded;
+        }
+        Ok(user.is_active.then_some(user))
+    }
+
+    /// `get_user(id)`: `None` for a missing or inactive user.
+    pub async fn get_user(&self, id: &Id) -> Result<Option<User>, AuthError> {
+        Ok(self.store.get_user(id).await?.filter(|u| u.is_active))
+    }
+
+    /// The user's permissions, loaded once (cache the result for the request).
+    pub async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError> {
+        let perms = if !user.is_active {
+            BTreeSet::new()
+        } else if user.is_superuser {
+            self.store.all_permission_strings().await?
+        } else {
+            self.store.get_all_permissions(&user.id).await?
+        };
+        Ok(UserPermissions {
+            is_active: user.is_active,
+            is_superuser: user.is_superuser,
+            perms,
+        })
+    }
+}
+
+/// A user's permissions for one request: `has_perm`, `has_perms`, `has_module_perms`.
+///
+/// ```
+/// use sesame_core::auth::UserPermissions;
+/// let p = UserPermissions::new(true, false, ["blog.add_post".to_owned()]);
+/// assert!(p.has_perm("blog.add_post"));
+/// assert!(!p.has_perms(&["blog.add_post", "blog.delete_post"]));
+/// assert!(p.has_module_perms("blog"));
+/// assert!(UserPermissions::new(true, true, []).has_perm("anything.at_all"));
+/// assert!(!UserPermissions::new(false, true, ["blog.add_post".to_owned()]).has_perm("blog.add_post"));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPermissions {
+    is_active: bool,
+    is_superuser: bool,
+    perms: BTreeSet<String>,
+}
+
+impl UserPermissions {
+    /// Permissions of a user with these flags and `app_label.codename` strings.
+    pub fn new(is_active: bool, is_superuser: bool, perms: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            is_active,
+            is_superuser,
+            perms: perms.into_iter().collect(),
+        }
+    }
+
+    /// No permissions at all: the anonymous user.
+    pub fn anonymous() -> Self {
+        Self::default()
+    }
+
+    /// `get_all_permissions()`.
+    pub fn all(&self) -> &BTreeSet<String> {
+        &self.perms
+    }
+
+    /// `has_perm(perm)`: an active superuser has every permission.
+    pub fn has_perm(&self, perm: &str) -> bool {
+        self.is_active && (self.is_superuser || self.perms.contains(perm))
+    }
+
+    /// `has_perms(perms)`: all of them.
+    pub fn has_perms<S: AsRef<str>>(&self, perms: &[S]) -> bool {
+        perms.iter().all(|p| self.has_perm(p.as_ref()))
+    }
+
+    /// `has_module_perms(app_label)`: any permission in the app.
+    pub fn has_module_perms(&self, app_label: &str) -> bool {
+        self.is_active
+            && (self.is_superuser
+                || self
+                    .perms
+                    .iter()
+                    .any(|p| p.split_once('.').is_some_and(|(a, _)| a == app_label)))
+    }
+}
