@@ -1,1 +1,147 @@
-//! CSRF (in progress).
+//! The token algorithms of `django.middleware.csrf`: the 32-character secret, the masked
+//! 64-character token, the mask, and a constant-time comparison. The middleware itself (cookie,
+//! Origin and Referer checks) is the web layer's.
+//!
+//! ```
+//! use sesame_core::csrf;
+//! let secret = csrf::get_new_csrf_secret();
+//! let token = csrf::mask_cipher_secret(&secret);
+//! assert_eq!(token.len(), 64);
+//! assert!(csrf::does_token_match(&token, &secret));
+//! assert!(csrf::does_token_match(&secret, &secret));
+//! assert_eq!(csrf::unmask_cipher_token("2JgchWvM1tpxT2lfz9aydoXW9yT1DN3NdLiejYxOOlzzV4nhBbYqmqZYbAV3V5Bf"),
+//!            "lcccccccX2kcccccccY2jcccccccssIC");
+//! ```
+
+use crate::crypto::{constant_time_compare, get_random_string};
+
+/// `CSRF_SECRET_LENGTH`.
+pub const CSRF_SECRET_LENGTH: usize = 32;
+/// `CSRF_TOKEN_LENGTH`.
+pub const CSRF_TOKEN_LENGTH: usize = 64;
+/// `CSRF_ALLOWED_CHARS`: lower case, upper case, digits (not base62's order).
+pub const CSRF_ALLOWED_CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// The session key used with `CSRF_USE_SESSIONS`.
+pub const CSRF_SESSION_KEY: &str = "_csrftoken";
+
+/// Why a submitted token or cookie was refused (Django's `InvalidTokenFormat` reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CsrfError {
+    /// Not 32 or 64 characters.
+    #[error("has incorrect length")]
+    IncorrectLength,
+    /// A character outside `CSRF_ALLOWED_CHARS`.
+    #[error("has invalid characters")]
+    InvalidCharacters,
+}
+
+fn index(c: u8) -> Option<usize> {
+    CSRF_ALLOWED_CHARS.bytes().position(|a| a == c)
+}
+
+fn alphabet(i: usize) -> char {
+    char::from(CSRF_ALLOWED_CHARS.as_bytes()[i % 62])
+}
+
+/// A new 32-character secret.
+pub fn get_new_csrf_secret() -> String {
+    get_random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS)
+}
+
+/// Mask `secret` with a fresh random mask: `mask + cipher`, 64 characters.
+pub fn mask_cipher_secret(secret: &str) -> String {
+    mask_with(secret, &get_random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS))
+}
+
+/// Mask `secret` with a given 32-character mask (`cipher[i] = A[(idx(s) + idx(m)) mod 62]`).
+/// Characters outside the alphabet count as index 0; callers validate first.
+pub fn mask_with(secret: &str, mask: &str) -> String {
+    let cipher: String = secret
+        .bytes()
+        .zip(mask.bytes())
+        .map(|(s, m)| alphabet(index(s).unwrap_or(0) + index(m).unwrap_or(0)))
+        .collect();
+    format!("{mask}{cipher}")
+}
+
+/// Recover the secret from a 64-character masked token.
+pub fn unmask_cipher_token(token: &str) -> String {
+    let (mask, cipher) = token.split_at(token.len().min(CSRF_SECRET_LENGTH));
+    cipher
+        .bytes()
+        .zip(mask.bytes())
+        .map(|(c, m)| alphabet(index(c).unwrap_or(0) + 62 - index(m).unwrap_or(0)))
+        .collect()
+}
+
+/// `_check_token_format`: 32 or 64 characters from the alphabet.
+pub fn check_token_format(token: &str) -> Result<(), CsrfError> {
+    if token.len() != CSRF_SECRET_LENGTH && token.len() != CSRF_TOKEN_LENGTH {
+        return Err(CsrfError::IncorrectLength);
+    }
+    if token.bytes().any(|b| index(b).is_none()) {
+        return Err(CsrfError::InvalidCharacters);
+    }
+    Ok(())
+}
+
+/// The secret a `csrftoken` cookie holds: a 32-character secret as is, a pre-4.1
+/// 64-character masked token unmasked.
+pub fn secret_from_cookie(cookie: &str) -> Result<String, CsrfError> {
+    check_token_format(cookie)?;
+    Ok(if cookie.len() == CSRF_TOKEN_LENGTH {
+        unmask_cipher_token(cookie)
+    } else {
+        cookie.to_owned()
+    })
+}
+
+/// `_does_token_match`: unmask a 64-character token, then compare with the secret in
+/// constant time. A malformed token never matches.
+pub fn does_token_match(request_token: &str, secret: &str) -> bool {
+    if check_token_format(request_token).is_err() {
+        return false;
+    }
+    let candidate = if request_token.len() == CSRF_TOKEN_LENGTH {
+        unmask_cipher_token(request_token)
+    } else {
+        request_token.to_owned()
+    };
+    constant_time_compare(candidate, secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn django_vectors() {
+        let secret = "lcccccccX2kcccccccY2jcccccccssIC";
+        for t in [
+            "1bcdefghij2bcdefghij3bcdefghij4bcdefghij5bcdefghij6bcdefghijABCD",
+            "2JgchWvM1tpxT2lfz9aydoXW9yT1DN3NdLiejYxOOlzzV4nhBbYqmqZYbAV3V5Bf",
+        ] {
+            assert_eq!(unmask_cipher_token(t), secret);
+        }
+        assert_eq!(
+            mask_with(secret, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"),
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefLDEFGHIJvBUNOPQRSTGL3XYZ01cduvMH"
+        );
+        for t in [
+            "vFioG3XOLyGyGsPRFyB9iYUs341ufzIEvFioG3XOLyGyGsPRFyB9iYUs341ufzIE".to_owned(),
+            "a".repeat(64),
+            "b".repeat(64),
+        ] {
+            assert_eq!(unmask_cipher_token(&t), "a".repeat(32));
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(check_token_format("short"), Err(CsrfError::IncorrectLength));
+        assert_eq!(check_token_format(&"*".repeat(32)), Err(CsrfError::InvalidCharacters));
+        assert!(!does_token_match(&"é".repeat(16), &"a".repeat(32)));
+        assert!(!does_token_match("", ""));
+        assert_eq!(secret_from_cookie(&"a".repeat(64)).unwrap(), "a".repeat(32));
+    }
+}

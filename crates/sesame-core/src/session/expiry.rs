@@ -19,8 +19,8 @@ pub enum Expiry {
     Seconds(i64),
     /// `set_expiry(timedelta)`: an absolute expiry this far from now.
     In(TimeDelta),
-    /// `set_expiry(datetime)`: an absolute expiry.
-    At(DateTime<Utc>),
+    /// `set_expiry(datetime)`: an absolute expiry, stored with its own UTC offset.
+    At(DateTime<FixedOffset>),
 }
 
 /// Python's `datetime.isoformat()` for an aware UTC datetime: microseconds only when
@@ -31,11 +31,15 @@ pub enum Expiry {
 /// let dt = chrono::Utc.with_ymd_and_hms(2023, 11, 14, 23, 13, 20).unwrap();
 /// assert_eq!(sesame_core::session::isoformat(&dt), "2023-11-14T23:13:20+00:00");
 /// ```
-pub fn isoformat(dt: &DateTime<Utc>) -> String {
+pub fn isoformat<Tz: chrono::TimeZone>(dt: &DateTime<Tz>) -> String
+where
+    Tz::Offset: std::fmt::Display,
+{
+    let dt = dt.fixed_offset();
     if dt.timestamp_subsec_micros() == 0 {
-        dt.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+        dt.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
     } else {
-        dt.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+        dt.format("%Y-%m-%dT%H:%M:%S%.6f%:z").to_string()
     }
 }
 
@@ -145,7 +149,7 @@ mod tests {
         );
         let at = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap() + TimeDelta::microseconds(123_456);
         assert_eq!(
-            stored_value(Expiry::At(at), now()),
+            stored_value(Expiry::At(at.fixed_offset()), now()),
             Some(Value::from("2030-01-01T12:00:00.123456+00:00"))
         );
     }

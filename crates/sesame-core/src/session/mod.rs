@@ -28,6 +28,7 @@ mod store;
 
 pub use codec::{DEFAULT_KEY_SALT, SUSPICIOUS_SESSION_TARGET, SessionCodec};
 pub use expiry::{
+    stored_value as stored_expiry_value,
     EXPIRY_KEY, Expiry, get_expire_at_browser_close, get_expiry_age, get_expiry_date, isoformat,
     parse_isoformat,
 };

@@ -119,7 +119,7 @@ async fn expiry_and_test_cookie() {
 async fn expired_records_do_not_load_and_are_cleared() {
     let store = memory();
     let mut s = session(&store, None);
-    s.set_expiry(Expiry::At(Utc::now() - chrono::TimeDelta::seconds(5))).await.unwrap();
+    s.set_expiry(Expiry::At((Utc::now() - chrono::TimeDelta::seconds(5)).fixed_offset())).await.unwrap();
     s.save().await.unwrap();
     let key = s.session_key().unwrap().to_owned();
     assert!(store.exists(&key).await.unwrap());

@@ -88,7 +88,8 @@ pub fn now_unix() -> f64 {
 pub struct Signer {
     key: Vec<u8>,
     fallback_keys: Vec<Vec<u8>>,
-    salt: String,
+    salt: Option<String>,
+    default_salt: &'static str,
     algorithm: Algorithm,
     legacy_algorithms: Vec<Algorithm>,
     sep: String,
@@ -100,16 +101,18 @@ impl Signer {
         Self {
             key: key.as_ref().to_vec(),
             fallback_keys: Vec::new(),
-            salt: "django.core.signing.Signer".to_owned(),
+            salt: None,
+            default_salt: "django.core.signing.Signer",
             algorithm: Algorithm::Sha256,
             legacy_algorithms: Vec::new(),
             sep: ":".to_owned(),
         }
     }
 
-    /// Set the salt (the namespace of the signature).
+    /// Set the salt (the namespace of the signature). An empty salt means the class default,
+    /// as in Django (`salt or "<module>.<ClassName>"`).
     pub fn with_salt(mut self, salt: impl Into<String>) -> Self {
-        self.salt = salt.into();
+        self.salt = Some(salt.into()).filter(|s| !s.is_empty());
         self
     }
 
@@ -148,11 +151,11 @@ impl Signer {
 
     /// The salt in use.
     pub fn salt(&self) -> &str {
-        &self.salt
+        self.salt.as_deref().unwrap_or(self.default_salt)
     }
 
     fn signature_with(&self, value: &str, key: &[u8], algorithm: Algorithm) -> String {
-        let key_salt = format!("{}signer", self.salt);
+        let key_salt = format!("{}signer", self.salt());
         b64_encode(&salted_hmac(key_salt, value, key, algorithm))
     }
 
@@ -244,13 +247,12 @@ pub struct TimestampSigner {
 impl TimestampSigner {
     /// Django's defaults, with the salt `django.core.signing.TimestampSigner`.
     pub fn new(key: impl AsRef<[u8]>) -> Self {
-        Self {
-            signer: Signer::new(key).with_salt("django.core.signing.TimestampSigner"),
-        }
+        Self::from_signer(Signer::new(key))
     }
 
-    /// Wrap a configured [`Signer`] (its salt is kept as it is).
-    pub fn from_signer(signer: Signer) -> Self {
+    /// Wrap a configured [`Signer`]; without a salt it gets the TimestampSigner default.
+    pub fn from_signer(mut signer: Signer) -> Self {
+        signer.default_salt = "django.core.signing.TimestampSigner";
         Self { signer }
     }
 
