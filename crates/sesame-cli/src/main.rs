@@ -13,10 +13,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "sesame", version, about = "Django's sessions and authentication, in Rust")]
+#[command(
+    name = "sesame",
+    version,
+    about = "Django's sessions and authentication, in Rust"
+)]
 struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "SESAME_CONFIG", default_value = "sesame.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "SESAME_CONFIG",
+        default_value = "sesame.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -73,7 +82,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -107,7 +117,11 @@ fn password(cmd: PasswordCommand, settings: &Settings) -> ExitCode {
         Err(e) => return fail(2, &e.to_string()),
     };
     match cmd {
-        PasswordCommand::Hash { password, algorithm, salt } => {
+        PasswordCommand::Hash {
+            password,
+            algorithm,
+            salt,
+        } => {
             let password = match password {
                 Some(p) => p,
                 None => {
@@ -121,7 +135,8 @@ fn password(cmd: PasswordCommand, settings: &Settings) -> ExitCode {
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
-            match hashers.make_password_with(Some(&password), salt.as_deref(), algorithm.as_deref()) {
+            match hashers.make_password_with(Some(&password), salt.as_deref(), algorithm.as_deref())
+            {
                 Ok(encoded) => {
                     println!("{encoded}");
                     ExitCode::SUCCESS
@@ -143,7 +158,10 @@ fn password(cmd: PasswordCommand, settings: &Settings) -> ExitCode {
 
 fn session_decode(data: &str, settings: &Settings) -> ExitCode {
     if settings.secret_key.is_empty() {
-        return fail(2, "SESAME_SECRET_KEY is not set (nor secret_key in the configuration)");
+        return fail(
+            2,
+            "SESAME_SECRET_KEY is not set (nor secret_key in the configuration)",
+        );
     }
     match SessionCodec::from_settings(settings).try_decode(data.trim()) {
         Ok(map) => match serde_json::to_string_pretty(&map) {

@@ -20,7 +20,8 @@ pub const CSRF_SECRET_LENGTH: usize = 32;
 /// `CSRF_TOKEN_LENGTH`.
 pub const CSRF_TOKEN_LENGTH: usize = 64;
 /// `CSRF_ALLOWED_CHARS`: lower case, upper case, digits (not base62's order).
-pub const CSRF_ALLOWED_CHARS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+pub const CSRF_ALLOWED_CHARS: &str =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 /// The session key used with `CSRF_USE_SESSIONS`.
 pub const CSRF_SESSION_KEY: &str = "_csrftoken";
 
@@ -50,7 +51,10 @@ pub fn get_new_csrf_secret() -> String {
 
 /// Mask `secret` with a fresh random mask: `mask + cipher`, 64 characters.
 pub fn mask_cipher_secret(secret: &str) -> String {
-    mask_with(secret, &get_random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS))
+    mask_with(
+        secret,
+        &get_random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS),
+    )
 }
 
 /// Mask `secret` with a given 32-character mask (`cipher[i] = A[(idx(s) + idx(m)) mod 62]`).
@@ -66,10 +70,13 @@ pub fn mask_with(secret: &str, mask: &str) -> String {
 
 /// Recover the secret from a 64-character masked token.
 pub fn unmask_cipher_token(token: &str) -> String {
-    let (mask, cipher) = token.split_at(token.len().min(CSRF_SECRET_LENGTH));
+    // Bytes, not chars: a hostile token may be any UTF-8, and must not panic here.
+    let bytes = token.as_bytes();
+    let (mask, cipher) = bytes.split_at(bytes.len().min(CSRF_SECRET_LENGTH));
     cipher
-        .bytes()
-        .zip(mask.bytes())
+        .iter()
+        .zip(mask)
+        .map(|(&c, &m)| (c, m))
         .map(|(c, m)| alphabet(index(c).unwrap_or(0) + 62 - index(m).unwrap_or(0)))
         .collect()
 }
@@ -139,7 +146,10 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(check_token_format("short"), Err(CsrfError::IncorrectLength));
-        assert_eq!(check_token_format(&"*".repeat(32)), Err(CsrfError::InvalidCharacters));
+        assert_eq!(
+            check_token_format(&"*".repeat(32)),
+            Err(CsrfError::InvalidCharacters)
+        );
         assert!(!does_token_match(&"é".repeat(16), &"a".repeat(32)));
         assert!(!does_token_match("", ""));
         assert_eq!(secret_from_cookie(&"a".repeat(64)).unwrap(), "a".repeat(32));

@@ -109,7 +109,11 @@ impl Message {
         if a.first()?.as_str()? != MESSAGE_MARKER {
             return None;
         }
-        let is_safe = a.get(1)?.as_i64().map(|n| n != 0).or_else(|| a.get(1)?.as_bool())?;
+        let is_safe = a
+            .get(1)?
+            .as_i64()
+            .map(|n| n != 0)
+            .or_else(|| a.get(1)?.as_bool())?;
         Some(Self {
             level: i32::try_from(a.get(2)?.as_i64()?).ok()?,
             message: a.get(3)?.as_str()?.to_owned(),
@@ -177,13 +181,18 @@ impl CookieStorage {
     }
 
     fn encode_list(&self, items: Vec<Value>, timestamp: i64) -> String {
-        self.signer.sign_object_at(&Value::Array(items), true, timestamp)
+        self.signer
+            .sign_object_at(&Value::Array(items), true, timestamp)
     }
 
     /// Encode as Django's `_store`: when the cookie would be too large, the oldest messages
     /// are left out (returned as `unstored`) and the not-finished sentinel is appended.
     /// Returns `(cookie value, unstored)`; an empty list gives `None` (delete the cookie).
-    pub fn encode_at(&self, messages: &[Message], timestamp: i64) -> (Option<String>, Vec<Message>) {
+    pub fn encode_at(
+        &self,
+        messages: &[Message],
+        timestamp: i64,
+    ) -> (Option<String>, Vec<Message>) {
         if messages.is_empty() {
             return (None, Vec::new());
         }
@@ -230,20 +239,37 @@ mod tests {
     #[test]
     fn spec_vector_v11() {
         let msgs = vec![
-            Message { level: 20, message: "Hello".into(), extra_tags: None, is_safe: false },
-            Message { level: 25, message: "<b>Saved</b>".into(), extra_tags: Some("x y".into()), is_safe: true },
+            Message {
+                level: 20,
+                message: "Hello".into(),
+                extra_tags: None,
+                is_safe: false,
+            },
+            Message {
+                level: 25,
+                message: "<b>Saved</b>".into(),
+                extra_tags: Some("x y".into()),
+                is_safe: true,
+            },
         ];
         let storage = CookieStorage::new("django_tests_secret_key", &[] as &[&str]);
         let (cookie, unstored) = storage.encode_at(&msgs, 1_700_000_000);
         assert_eq!(
             cookie.as_deref(),
-            Some(".eJyLjlaKj88qzs-Lz00tLk5MT1XSMdAxMtBR8kjNyclXitXBlDfUMTLVUbJJsgtOLEtNsdFPslPSUapQqFSKjQUA6wsYXg:1r31eq:QCw46Z_k0UYu3ND5p8sRvfwDGTPcEHQ_IVE_rfD_Iw4")
+            Some(
+                ".eJyLjlaKj88qzs-Lz00tLk5MT1XSMdAxMtBR8kjNyclXitXBlDfUMTLVUbJJsgtOLEtNsdFPslPSUapQqFSKjQUA6wsYXg:1r31eq:QCw46Z_k0UYu3ND5p8sRvfwDGTPcEHQ_IVE_rfD_Iw4"
+            )
         );
         assert!(unstored.is_empty());
-        assert_eq!(storage.decode(cookie.as_deref().unwrap()).unwrap().messages, msgs);
+        assert_eq!(
+            storage.decode(cookie.as_deref().unwrap()).unwrap().messages,
+            msgs
+        );
         assert_eq!(
             session_value(&msgs).unwrap(),
-            Value::from(r#"[["__json_message", 0, 20, "Hello"], ["__json_message", 1, 25, "<b>Saved</b>", "x y"]]"#)
+            Value::from(
+                r#"[["__json_message", 0, 20, "Hello"], ["__json_message", 1, 25, "<b>Saved</b>", "x y"]]"#
+            )
         );
         assert_eq!(msgs[1].tags(&BTreeMap::new()), "x y success");
     }
@@ -252,7 +278,12 @@ mod tests {
     fn oversized_cookie_drops_oldest() {
         let storage = CookieStorage::new("k", &[] as &[&str]);
         let msgs: Vec<_> = (0..40)
-            .map(|i| Message::new(INFO, crate::crypto::get_random_string(60 + i, crate::crypto::RANDOM_STRING_CHARS)))
+            .map(|i| {
+                Message::new(
+                    INFO,
+                    crate::crypto::get_random_string(60 + i, crate::crypto::RANDOM_STRING_CHARS),
+                )
+            })
             .collect();
         let (cookie, unstored) = storage.encode_at(&msgs, 1);
         let cookie = cookie.unwrap();

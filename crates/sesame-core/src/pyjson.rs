@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn separators() {
         let v = json!([["__json_message", 0, 20, "Hello"], {"a": null}]);
-        assert_eq!(dumps_compact(&v), r#"[["__json_message",0,20,"Hello"],{"a":null}]"#);
+        assert_eq!(
+            dumps_compact(&v),
+            r#"[["__json_message",0,20,"Hello"],{"a":null}]"#
+        );
         assert_eq!(
             dumps(&v, Separators::Default),
             r#"[["__json_message", 0, 20, "Hello"], {"a": null}]"#
@@ -214,7 +217,10 @@ mod tests {
 
     #[test]
     fn latin1_reading() {
-        assert_eq!(loads_latin1("\"Jörg\"".as_bytes()).ok(), Some(json!("JÃ¶rg")));
+        assert_eq!(
+            loads_latin1("\"Jörg\"".as_bytes()).ok(),
+            Some(json!("JÃ¶rg"))
+        );
         assert_eq!(loads_latin1(br#""J\u00f6rg""#).ok(), Some(json!("Jörg")));
     }
 }

@@ -175,9 +175,15 @@ impl Default for Settings {
             session_expire_at_browser_close: false,
             session_key_salt: crate::session::DEFAULT_KEY_SALT.into(),
             session_max_size: 0,
-            password_hashers: ["pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "scrypt"]
-                .map(String::from)
-                .to_vec(),
+            password_hashers: [
+                "pbkdf2_sha256",
+                "pbkdf2_sha1",
+                "argon2",
+                "bcrypt_sha256",
+                "scrypt",
+            ]
+            .map(String::from)
+            .to_vec(),
             auth_password_validators: default_validators(),
             password_reset_timeout: 259_200,
             password_hashing_threads: 0,
@@ -241,7 +247,8 @@ impl Settings {
                 continue;
             };
             let key = key.to_ascii_lowercase();
-            let bad = |what: &str| SettingsError::Invalid(format!("{name}={raw:?}: expected {what}"));
+            let bad =
+                |what: &str| SettingsError::Invalid(format!("{name}={raw:?}: expected {what}"));
             let value = match defaults.get(&key) {
                 Some(toml::Value::Array(_)) => toml::Value::Array(
                     raw.split(',')
@@ -253,13 +260,13 @@ impl Settings {
                 Some(toml::Value::Integer(_)) => {
                     toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
                 }
-                Some(toml::Value::Boolean(_)) => toml::Value::Boolean(
-                    match raw.trim().to_ascii_lowercase().as_str() {
+                Some(toml::Value::Boolean(_)) => {
+                    toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
                         "1" | "true" | "yes" | "on" => true,
                         "0" | "false" | "no" | "off" | "" => false,
                         _ => return Err(bad("true or false")),
-                    },
-                ),
+                    })
+                }
                 Some(toml::Value::Table(_)) => {
                     return Err(SettingsError::Invalid(format!(
                         "{name} cannot be set from the environment; use sesame.toml"
@@ -278,7 +285,8 @@ impl Settings {
 
     /// `[SECRET_KEY, *SECRET_KEY_FALLBACKS]`, the keys that verify.
     pub fn verification_keys(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.secret_key.as_str()).chain(self.secret_key_fallbacks.iter().map(String::as_str))
+        std::iter::once(self.secret_key.as_str())
+            .chain(self.secret_key_fallbacks.iter().map(String::as_str))
     }
 }
 
@@ -316,7 +324,9 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let env = [("SESAME_SESSION_COOKIE_AGE".to_owned(), "soon".to_owned())];
-        let err = Settings::from_toml_and_env("", env).unwrap_err().to_string();
+        let err = Settings::from_toml_and_env("", env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SESAME_SESSION_COOKIE_AGE"), "{err}");
         assert!(Settings::from_toml_str("no_such_setting = 1").is_err());
     }

@@ -5,14 +5,14 @@
 mod common;
 
 use common::*;
+use serde_json::Value;
+use sesame_core::auth::User;
 use sesame_core::auth::hashers::*;
 use sesame_core::auth::tokens::{PasswordResetTokenGenerator, TokenUser, hash_value, uid_encode};
-use sesame_core::auth::User;
 use sesame_core::crypto::{Algorithm, salted_hmac_hex};
 use sesame_core::messages::{CookieStorage, session_value};
 use sesame_core::session::{Expiry, SessionCodec, SignedCookieStore, isoformat, parse_isoformat};
 use sesame_core::signing::*;
-use serde_json::Value;
 use std::sync::Arc;
 
 fn spec() -> Value {
@@ -27,7 +27,12 @@ fn alg(name: &str) -> Algorithm {
 fn salted_hmac_v1() {
     for r in rows(&spec(), "salted_hmac") {
         assert_eq!(
-            salted_hmac_hex(s(r, "key_salt"), s(r, "value"), s(r, "secret"), alg(s(r, "algorithm"))),
+            salted_hmac_hex(
+                s(r, "key_salt"),
+                s(r, "value"),
+                s(r, "secret"),
+                alg(s(r, "algorithm"))
+            ),
             s(r, "hexdigest"),
             "{}",
             id(r)
@@ -67,7 +72,12 @@ fn signer_v2() {
             assert_eq!(signer.sign(s(r, "input")), out, "{}", id(r));
             assert_eq!(signer.unsign(out), Ok(s(r, "input")));
         } else {
-            assert_eq!(signer.signature(s(r, "input")), s(r, "signature"), "{}", id(r));
+            assert_eq!(
+                signer.signature(s(r, "input")),
+                s(r, "signature"),
+                "{}",
+                id(r)
+            );
         }
     }
 }
@@ -80,7 +90,10 @@ fn timestamp_signer_v3() {
         assert_eq!(out, s(r, "output"));
         let now = i(r, "unsign_time") as f64;
         for age in r["max_age_ok"].as_array().unwrap() {
-            assert_eq!(signer.unsign_at(&out, Some(age.as_f64().unwrap()), now), Ok(s(r, "input")));
+            assert_eq!(
+                signer.unsign_at(&out, Some(age.as_f64().unwrap()), now),
+                Ok(s(r, "input"))
+            );
         }
         for age in r["max_age_expired"].as_array().unwrap() {
             assert!(matches!(
@@ -95,7 +108,9 @@ fn timestamp_signer_v3() {
 fn signing_dumps_v4() {
     for r in rows(&spec(), "signing_dumps") {
         let signer = TimestampSigner::from_signer(
-            Signer::new(s(r, "key")).with_salt(s(r, "salt")).with_algorithm(alg(s(r, "algorithm"))),
+            Signer::new(s(r, "key"))
+                .with_salt(s(r, "salt"))
+                .with_algorithm(alg(s(r, "algorithm"))),
         );
         let out = signer.sign_object_at(&r["obj"], r["compress"].as_bool().unwrap(), i(r, "time"));
         assert_eq!(out, s(r, "output"), "{}", id(r));
@@ -108,7 +123,12 @@ fn session_encode_v5() {
     for r in rows(&spec(), "session_encode") {
         let codec = SessionCodec::with_salt(s(r, "secret_key"), &[] as &[&str], s(r, "salt"));
         let data = object(r, "data");
-        assert_eq!(codec.encode_at(&data, i(r, "time")), s(r, "encoded"), "{}", id(r));
+        assert_eq!(
+            codec.encode_at(&data, i(r, "time")),
+            s(r, "encoded"),
+            "{}",
+            id(r)
+        );
         assert_eq!(codec.decode(s(r, "encoded")), data);
     }
 }
@@ -116,8 +136,17 @@ fn session_encode_v5() {
 #[test]
 fn session_decode_v5_v9_v10_d1_d2() {
     for r in rows(&spec(), "session_decode") {
-        let codec = SessionCodec::with_salt(s(r, "secret_key"), &strings(r, "fallback_keys"), s(r, "salt"));
-        assert_eq!(codec.decode(s(r, "encoded")), object(r, "expected"), "{}", id(r));
+        let codec = SessionCodec::with_salt(
+            s(r, "secret_key"),
+            &strings(r, "fallback_keys"),
+            s(r, "salt"),
+        );
+        assert_eq!(
+            codec.decode(s(r, "encoded")),
+            object(r, "expected"),
+            "{}",
+            id(r)
+        );
     }
 }
 
@@ -126,12 +155,27 @@ fn signed_cookies_v8() {
     for r in rows(&spec(), "signed_cookies_session") {
         let store = SignedCookieStore::new(s(r, "secret_key"), &[] as &[&str], 1_209_600);
         let data = object(r, "data");
-        assert_eq!(store.encode_at(&data, i(r, "time")), s(r, "cookie"), "{}", id(r));
+        assert_eq!(
+            store.encode_at(&data, i(r, "time")),
+            s(r, "cookie"),
+            "{}",
+            id(r)
+        );
         for t in r["load_ok_at"].as_array().into_iter().flatten() {
-            assert_eq!(store.load_at(s(r, "cookie"), t.as_f64().unwrap()), Some(data.clone()), "{}", id(r));
+            assert_eq!(
+                store.load_at(s(r, "cookie"), t.as_f64().unwrap()),
+                Some(data.clone()),
+                "{}",
+                id(r)
+            );
         }
         for t in r["load_empty_at"].as_array().into_iter().flatten() {
-            assert_eq!(store.load_at(s(r, "cookie"), t.as_f64().unwrap()), None, "{}", id(r));
+            assert_eq!(
+                store.load_at(s(r, "cookie"), t.as_f64().unwrap()),
+                None,
+                "{}",
+                id(r)
+            );
         }
     }
 }
@@ -146,15 +190,53 @@ fn signed_cookie_values_v12_v13() {
             "v2" => CookieSaltScheme::V2,
             _ => CookieSaltScheme::Legacy,
         };
-        let out = signed_cookie_value(s(r, "name"), s(r, "value"), s(r, "salt"), s(r, "secret_key"), scheme, i(r, "time"));
+        let out = signed_cookie_value(
+            s(r, "name"),
+            s(r, "value"),
+            s(r, "salt"),
+            s(r, "secret_key"),
+            scheme,
+            i(r, "time"),
+        );
         assert_eq!(out, s(r, "output"), "{}", id(r));
         // Both schemes read back through get_signed_cookie (legacy via the fallback).
-        let read = get_signed_cookie(s(r, "name"), &out, s(r, "salt"), s(r, "secret_key"), &[] as &[&str], Some(100.0), true, i(r, "time") as f64 + 100.0);
+        let read = get_signed_cookie(
+            s(r, "name"),
+            &out,
+            s(r, "salt"),
+            s(r, "secret_key"),
+            &[] as &[&str],
+            Some(100.0),
+            true,
+            i(r, "time") as f64 + 100.0,
+        );
         assert_eq!(read.as_deref(), Ok(s(r, "value")), "{}", id(r));
-        let expired = get_signed_cookie(s(r, "name"), &out, s(r, "salt"), s(r, "secret_key"), &[] as &[&str], Some(99.0), true, i(r, "time") as f64 + 100.0);
-        assert!(matches!(expired, Err(SigningError::Expired { .. })), "{}", id(r));
+        let expired = get_signed_cookie(
+            s(r, "name"),
+            &out,
+            s(r, "salt"),
+            s(r, "secret_key"),
+            &[] as &[&str],
+            Some(99.0),
+            true,
+            i(r, "time") as f64 + 100.0,
+        );
+        assert!(
+            matches!(expired, Err(SigningError::Expired { .. })),
+            "{}",
+            id(r)
+        );
         if scheme == CookieSaltScheme::Legacy {
-            let strict = get_signed_cookie(s(r, "name"), &out, s(r, "salt"), s(r, "secret_key"), &[] as &[&str], None, false, 0.0);
+            let strict = get_signed_cookie(
+                s(r, "name"),
+                &out,
+                s(r, "salt"),
+                s(r, "secret_key"),
+                &[] as &[&str],
+                None,
+                false,
+                0.0,
+            );
             assert!(strict.is_err());
         }
     }
@@ -171,7 +253,10 @@ fn session_auth_hashes_v7_s1_s3() {
         );
         assert_eq!(got, s(r, "hash"), "{}", id(r));
         if s(r, "algorithm") == "sha256" {
-            assert_eq!(User::session_auth_hash_for(s(r, "password"), s(r, "secret_key")), s(r, "hash"));
+            assert_eq!(
+                User::session_auth_hash_for(s(r, "password"), s(r, "secret_key")),
+                s(r, "hash")
+            );
         }
     }
 }
@@ -180,11 +265,22 @@ fn session_auth_hashes_v7_s1_s3() {
 fn csrf_v14() {
     let doc = spec();
     for r in rows(&doc, "csrf_unmask") {
-        assert_eq!(sesame_core::csrf::unmask_cipher_token(s(r, "token")), s(r, "secret"), "{}", id(r));
-        assert!(sesame_core::csrf::does_token_match(s(r, "token"), s(r, "secret")));
+        assert_eq!(
+            sesame_core::csrf::unmask_cipher_token(s(r, "token")),
+            s(r, "secret"),
+            "{}",
+            id(r)
+        );
+        assert!(sesame_core::csrf::does_token_match(
+            s(r, "token"),
+            s(r, "secret")
+        ));
     }
     for r in rows(&doc, "csrf_mask") {
-        assert_eq!(sesame_core::csrf::mask_with(s(r, "secret"), s(r, "mask")), s(r, "token"));
+        assert_eq!(
+            sesame_core::csrf::mask_with(s(r, "secret"), s(r, "mask")),
+            s(r, "token")
+        );
     }
 }
 
@@ -212,7 +308,12 @@ fn messages_v11() {
         assert_eq!(storage.decode(s(r, "cookie")).unwrap().messages, msgs);
     }
     for r in rows(&doc, "messages_session") {
-        assert_eq!(session_value(&messages(r)), Some(Value::from(s(r, "value"))), "{}", id(r));
+        assert_eq!(
+            session_value(&messages(r)),
+            Some(Value::from(s(r, "value"))),
+            "{}",
+            id(r)
+        );
     }
     for r in rows(&doc, "messages_json") {
         let msgs = messages(r);
@@ -221,7 +322,12 @@ fn messages_v11() {
         } else {
             msgs[0].to_json()
         };
-        assert_eq!(sesame_core::pyjson::dumps_compact(&encoded), s(r, "json"), "{}", id(r));
+        assert_eq!(
+            sesame_core::pyjson::dumps_compact(&encoded),
+            s(r, "json"),
+            "{}",
+            id(r)
+        );
     }
 }
 
@@ -233,7 +339,9 @@ fn set_expiry_v15() {
         let expiry = if let Some(secs) = arg["timedelta_seconds"].as_i64() {
             Expiry::In(chrono::TimeDelta::seconds(secs))
         } else {
-            Expiry::At(chrono::DateTime::parse_from_rfc3339(arg["datetime"].as_str().unwrap()).unwrap())
+            Expiry::At(
+                chrono::DateTime::parse_from_rfc3339(arg["datetime"].as_str().unwrap()).unwrap(),
+            )
         };
         let stored = match expiry {
             Expiry::In(d) => isoformat(&(now + d)),
@@ -273,20 +381,43 @@ fn hasher_for(r: &Value) -> Option<Arc<dyn PasswordHasher>> {
 #[test]
 fn passwords_h01_h21_l1_l4() {
     let django60 = Hashers::from_names(
-        &["pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "scrypt", "bcrypt", "md5", "sha1", "unsalted_sha1", "unsalted_md5"],
+        &[
+            "pbkdf2_sha256",
+            "pbkdf2_sha1",
+            "argon2",
+            "bcrypt_sha256",
+            "scrypt",
+            "bcrypt",
+            "md5",
+            "sha1",
+            "unsalted_sha1",
+            "unsalted_md5",
+        ],
         "6.0",
     )
     .unwrap();
     for r in rows(&spec(), "passwords") {
         let Some(hasher) = hasher_for(r) else {
             // L4 `crypt` (removed in Django 5.0): not identified, so never valid.
-            assert!(!django60.check_password(s(r, "password"), s(r, "encoded")), "{}", id(r));
+            assert!(
+                !django60.check_password(s(r, "password"), s(r, "encoded")),
+                "{}",
+                id(r)
+            );
             continue;
         };
         let (pw, enc) = (s(r, "password"), s(r, "encoded"));
         assert!(hasher.verify(pw, enc), "{} verifies", id(r));
-        assert!(django60.check_password(pw, enc), "{} through identify", id(r));
-        assert!(!hasher.verify(&format!("{pw}x"), enc), "{} wrong password", id(r));
+        assert!(
+            django60.check_password(pw, enc),
+            "{} through identify",
+            id(r)
+        );
+        assert!(
+            !hasher.verify(&format!("{pw}x"), enc),
+            "{} wrong password",
+            id(r)
+        );
         if let Some(salt) = r["salt"].as_str() {
             match hasher.encode(pw, salt) {
                 Ok(out) => assert_eq!(out, enc, "{} encodes", id(r)),
@@ -314,10 +445,14 @@ fn reset_tokens_t1_t3() {
         let user = TokenUser {
             pk: &pk,
             password: s(r, "password"),
-            last_login: r["last_login"].as_str().map(|l| parse_isoformat(l).unwrap()),
+            last_login: r["last_login"]
+                .as_str()
+                .map(|l| parse_isoformat(l).unwrap()),
             email: s(r, "email"),
         };
-        let g = PasswordResetTokenGenerator::new(s(r, "secret_key"), vec![], i(r, "timeout"), "UTC").unwrap();
+        let g =
+            PasswordResetTokenGenerator::new(s(r, "secret_key"), vec![], i(r, "timeout"), "UTC")
+                .unwrap();
         let ts = i(r, "ts");
         assert_eq!(hash_value(user, ts), s(r, "hash_value"), "{}", id(r));
         assert_eq!(g.make_token_at(user, ts), s(r, "token"), "{}", id(r));
@@ -325,7 +460,13 @@ fn reset_tokens_t1_t3() {
         assert!(!g.check_token_at(user, s(r, "token"), ts + i(r, "invalid_at_offset")));
         assert_eq!(uid_encode(&pk), s(r, "uidb64"));
         // A fallback key still verifies.
-        let rotated = PasswordResetTokenGenerator::new("new-key", vec![s(r, "secret_key").to_owned()], i(r, "timeout"), "UTC").unwrap();
+        let rotated = PasswordResetTokenGenerator::new(
+            "new-key",
+            vec![s(r, "secret_key").to_owned()],
+            i(r, "timeout"),
+            "UTC",
+        )
+        .unwrap();
         assert!(rotated.check_token_at(user, s(r, "token"), ts));
     }
 }
@@ -338,7 +479,10 @@ fn uidb64_examples() {
             other => other.to_string(),
         };
         assert_eq!(uid_encode(&pk), s(r, "uidb64"), "{}", id(r));
-        assert_eq!(sesame_core::auth::tokens::uid_decode(s(r, "uidb64")), Some(pk));
+        assert_eq!(
+            sesame_core::auth::tokens::uid_decode(s(r, "uidb64")),
+            Some(pk)
+        );
     }
 }
 
@@ -349,8 +493,14 @@ fn login_e2e_v6() {
     let codec = SessionCodec::new(s(r, "secret_key"));
     let decoded = object(r, "decoded");
     assert_eq!(codec.decode(s(r, "session_data")), decoded);
-    assert_eq!(codec.encode_at(&decoded, i(r, "time")), s(r, "session_data"));
-    assert_eq!(User::session_auth_hash_for(s(r, "password"), s(r, "secret_key")), s(r, "auth_user_hash"));
+    assert_eq!(
+        codec.encode_at(&decoded, i(r, "time")),
+        s(r, "session_data")
+    );
+    assert_eq!(
+        User::session_auth_hash_for(s(r, "password"), s(r, "secret_key")),
+        s(r, "auth_user_hash")
+    );
     assert_eq!(
         sesame_core::pyjson::dumps_compact(&Value::Object(decoded)),
         s(r, "decoded_json")

@@ -32,7 +32,9 @@ pub struct ModelBackend {
 
 impl std::fmt::Debug for ModelBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ModelBackend").field("store", &self.store.name()).finish()
+        f.debug_struct("ModelBackend")
+            .field("store", &self.store.name())
+            .finish()
     }
 }
 
@@ -57,7 +59,11 @@ impl ModelBackend {
     /// An unknown username costs one hash with the preferred hasher, the same as a wrong
     /// password; the password is checked before `is_active`, so inactive users cost the same
     /// too. A correct password stored with outdated parameters is rehashed and saved.
-    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>, AuthError> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AuthError> {
         let Some(mut user) = self.store.get_user_by_username(username).await? else {
             self.hashing.fake_hash().await?;
             return Ok(None);
@@ -119,7 +125,11 @@ pub struct UserPermissions {
 
 impl UserPermissions {
     /// Permissions of a user with these flags and `app_label.codename` strings.
-    pub fn new(is_active: bool, is_superuser: bool, perms: impl IntoIterator<Item = String>) -> Self {
+    pub fn new(
+        is_active: bool,
+        is_superuser: bool,
+        perms: impl IntoIterator<Item = String>,
+    ) -> Self {
         Self {
             is_active,
             is_superuser,

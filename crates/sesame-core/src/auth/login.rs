@@ -28,7 +28,12 @@ pub struct Auth {
 
 impl Auth {
     /// `backend_path` is what goes into `_auth_user_backend` (and the only path accepted).
-    pub fn new(backend: ModelBackend, secret_key: String, fallback_keys: Vec<String>, backend_path: String) -> Self {
+    pub fn new(
+        backend: ModelBackend,
+        secret_key: String,
+        fallback_keys: Vec<String>,
+        backend_path: String,
+    ) -> Self {
         Self {
             backend,
             secret_key,
@@ -43,7 +48,11 @@ impl Auth {
     }
 
     /// `authenticate(username, password)`.
-    pub async fn authenticate(&self, username: &str, password: &str) -> Result<Option<User>, AuthError> {
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AuthError> {
         self.backend.authenticate(username, password).await
     }
 
@@ -69,11 +78,18 @@ impl Auth {
             Some(true) => {}
             None => session.cycle_key().await?,
         }
-        session.insert(SESSION_KEY, Value::from(user.id.to_string())).await?;
-        session.insert(BACKEND_SESSION_KEY, Value::from(self.backend_path.clone())).await?;
+        session
+            .insert(SESSION_KEY, Value::from(user.id.to_string()))
+            .await?;
+        session
+            .insert(BACKEND_SESSION_KEY, Value::from(self.backend_path.clone()))
+            .await?;
         session.insert(HASH_SESSION_KEY, Value::from(hash)).await?;
         let now = Utc::now();
-        self.backend.store().update_last_login(&user.id, now).await?;
+        self.backend
+            .store()
+            .update_last_login(&user.id, now)
+            .await?;
         user.last_login = Some(now);
         Ok(())
     }
@@ -90,13 +106,19 @@ impl Auth {
     /// user is anonymous. A hash made with a fallback key is accepted once: the key is
     /// cycled and the current hash stored. Any other mismatch flushes the session.
     pub async fn get_user(&self, session: &mut Session) -> Result<Option<User>, AuthError> {
-        let (Some(id), Some(backend)) = (session.get(SESSION_KEY).await?, session.get(BACKEND_SESSION_KEY).await?) else {
+        let (Some(id), Some(backend)) = (
+            session.get(SESSION_KEY).await?,
+            session.get(BACKEND_SESSION_KEY).await?,
+        ) else {
             return Ok(None);
         };
         if backend.as_str() != Some(self.backend_path.as_str()) {
             return Ok(None);
         }
-        let Some(id) = id.as_str().and_then(|s| Id::parse(s, self.backend.store().user_id_kind()).ok()) else {
+        let Some(id) = id
+            .as_str()
+            .and_then(|s| Id::parse(s, self.backend.store().user_id_kind()).ok())
+        else {
             return Ok(None);
         };
         let Some(user) = self.backend.get_user(&id).await? else {
@@ -109,13 +131,14 @@ impl Auth {
             return Ok(Some(user));
         }
         let by_fallback = !stored.is_empty()
-            && self
-                .fallback_keys
-                .iter()
-                .any(|k| constant_time_compare(stored, User::session_auth_hash_for(&user.password, k)));
+            && self.fallback_keys.iter().any(|k| {
+                constant_time_compare(stored, User::session_auth_hash_for(&user.password, k))
+            });
         if by_fallback {
             session.cycle_key().await?;
-            session.insert(HASH_SESSION_KEY, Value::from(current)).await?;
+            session
+                .insert(HASH_SESSION_KEY, Value::from(current))
+                .await?;
             return Ok(Some(user));
         }
         session.flush().await?;
@@ -124,12 +147,19 @@ impl Auth {
 
     /// `update_session_auth_hash(request, user)` after a password change: keep this session
     /// (with a new key) while every other session of the user ends.
-    pub async fn update_session_auth_hash(&self, session: &mut Session, user: &User) -> Result<(), AuthError> {
+    pub async fn update_session_auth_hash(
+        &self,
+        session: &mut Session,
+        user: &User,
+    ) -> Result<(), AuthError> {
         session.cycle_key().await?;
         let logged_in = session.get(SESSION_KEY).await?;
         if logged_in.as_ref().and_then(Value::as_str) == Some(user.id.to_string().as_str()) {
             session
-                .insert(HASH_SESSION_KEY, Value::from(user.get_session_auth_hash(&self.secret_key)))
+                .insert(
+                    HASH_SESSION_KEY,
+                    Value::from(user.get_session_auth_hash(&self.secret_key)),
+                )
                 .await?;
         }
         Ok(())

@@ -26,7 +26,9 @@ impl Inner {
     }
 
     fn perm_strings<'a>(&'a self, ids: impl Iterator<Item = &'a Id>) -> BTreeSet<String> {
-        ids.filter_map(|p| self.permissions.get(p)).map(Permission::perm_string).collect()
+        ids.filter_map(|p| self.permissions.get(p))
+            .map(Permission::perm_string)
+            .collect()
     }
 }
 
@@ -68,7 +70,9 @@ impl AuthStore for MemoryAuthStore {
             return Err(AuthStoreError::DuplicateUsername(new.username));
         }
         let id = match new.id {
-            Some(id) if inner.users.contains_key(&id) => return Err(AuthStoreError::DuplicateId(id.to_string())),
+            Some(id) if inner.users.contains_key(&id) => {
+                return Err(AuthStoreError::DuplicateId(id.to_string()));
+            }
             Some(id) => id,
             None => inner.next(),
         };
@@ -95,12 +99,23 @@ impl AuthStore for MemoryAuthStore {
     }
 
     async fn get_user_by_username(&self, username: &str) -> Result<Option<User>, AuthStoreError> {
-        Ok(self.lock().users.values().find(|u| u.username == username).cloned())
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.username == username)
+            .cloned())
     }
 
     async fn get_users_by_email(&self, email: &str) -> Result<Vec<User>, AuthStoreError> {
         let email = email.to_lowercase();
-        Ok(self.lock().users.values().filter(|u| u.email.to_lowercase() == email).cloned().collect())
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .filter(|u| u.email.to_lowercase() == email)
+            .cloned()
+            .collect())
     }
 
     async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, AuthStoreError> {
@@ -118,12 +133,19 @@ impl AuthStore for MemoryAuthStore {
         let mut inner = self.lock();
         for change in changes {
             if let UserField::Username(name) = change {
-                if inner.users.values().any(|u| &u.username == name && &u.id != id) {
+                if inner
+                    .users
+                    .values()
+                    .any(|u| &u.username == name && &u.id != id)
+                {
                     return Err(AuthStoreError::DuplicateUsername(name.clone()));
                 }
             }
         }
-        let user = inner.users.get_mut(id).ok_or_else(|| not_found("user", id))?;
+        let user = inner
+            .users
+            .get_mut(id)
+            .ok_or_else(|| not_found("user", id))?;
         for change in changes {
             change.apply(user);
         }
@@ -142,13 +164,21 @@ impl AuthStore for MemoryAuthStore {
         if inner.groups.values().any(|g| g.name == name) {
             return Err(AuthStoreError::DuplicateGroup(name.to_owned()));
         }
-        let group = Group { id: inner.next(), name: name.to_owned() };
+        let group = Group {
+            id: inner.next(),
+            name: name.to_owned(),
+        };
         inner.groups.insert(group.id.clone(), group.clone());
         Ok(group)
     }
 
     async fn get_group_by_name(&self, name: &str) -> Result<Option<Group>, AuthStoreError> {
-        Ok(self.lock().groups.values().find(|g| g.name == name).cloned())
+        Ok(self
+            .lock()
+            .groups
+            .values()
+            .find(|g| g.name == name)
+            .cloned())
     }
 
     async fn list_groups(&self) -> Result<Vec<Group>, AuthStoreError> {
@@ -177,7 +207,9 @@ impl AuthStore for MemoryAuthStore {
     }
 
     async fn remove_user_from_group(&self, user: &Id, group: &Id) -> Result<(), AuthStoreError> {
-        self.lock().user_groups.remove(&(user.clone(), group.clone()));
+        self.lock()
+            .user_groups
+            .remove(&(user.clone(), group.clone()));
         Ok(())
     }
 
@@ -191,12 +223,24 @@ impl AuthStore for MemoryAuthStore {
             .collect())
     }
 
-    async fn get_or_create_content_type(&self, app_label: &str, model: &str) -> Result<ContentType, AuthStoreError> {
+    async fn get_or_create_content_type(
+        &self,
+        app_label: &str,
+        model: &str,
+    ) -> Result<ContentType, AuthStoreError> {
         let mut inner = self.lock();
-        if let Some(ct) = inner.content_types.values().find(|c| c.app_label == app_label && c.model == model) {
+        if let Some(ct) = inner
+            .content_types
+            .values()
+            .find(|c| c.app_label == app_label && c.model == model)
+        {
             return Ok(ct.clone());
         }
-        let ct = ContentType { id: inner.next(), app_label: app_label.to_owned(), model: model.to_owned() };
+        let ct = ContentType {
+            id: inner.next(),
+            app_label: app_label.to_owned(),
+            model: model.to_owned(),
+        };
         inner.content_types.insert(ct.id.clone(), ct.clone());
         Ok(ct)
     }
@@ -225,7 +269,11 @@ impl AuthStore for MemoryAuthStore {
         Ok(p)
     }
 
-    async fn get_permission(&self, app_label: &str, codename: &str) -> Result<Option<Permission>, AuthStoreError> {
+    async fn get_permission(
+        &self,
+        app_label: &str,
+        codename: &str,
+    ) -> Result<Option<Permission>, AuthStoreError> {
         Ok(self
             .lock()
             .permissions
@@ -237,13 +285,25 @@ impl AuthStore for MemoryAuthStore {
     async fn list_permissions(&self) -> Result<Vec<Permission>, AuthStoreError> {
         let mut perms: Vec<_> = self.lock().permissions.values().cloned().collect();
         perms.sort_by(|a, b| {
-            (&a.content_type.app_label, &a.content_type.model, &a.codename)
-                .cmp(&(&b.content_type.app_label, &b.content_type.model, &b.codename))
+            (
+                &a.content_type.app_label,
+                &a.content_type.model,
+                &a.codename,
+            )
+                .cmp(&(
+                    &b.content_type.app_label,
+                    &b.content_type.model,
+                    &b.codename,
+                ))
         });
         Ok(perms)
     }
 
-    async fn grant_user_permission(&self, user: &Id, permission: &Id) -> Result<(), AuthStoreError> {
+    async fn grant_user_permission(
+        &self,
+        user: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
         let mut inner = self.lock();
         if !inner.users.contains_key(user) {
             return Err(not_found("user", user));
@@ -251,16 +311,28 @@ impl AuthStore for MemoryAuthStore {
         if !inner.permissions.contains_key(permission) {
             return Err(not_found("permission", permission));
         }
-        inner.user_permissions.insert((user.clone(), permission.clone()));
+        inner
+            .user_permissions
+            .insert((user.clone(), permission.clone()));
         Ok(())
     }
 
-    async fn revoke_user_permission(&self, user: &Id, permission: &Id) -> Result<(), AuthStoreError> {
-        self.lock().user_permissions.remove(&(user.clone(), permission.clone()));
+    async fn revoke_user_permission(
+        &self,
+        user: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
+        self.lock()
+            .user_permissions
+            .remove(&(user.clone(), permission.clone()));
         Ok(())
     }
 
-    async fn grant_group_permission(&self, group: &Id, permission: &Id) -> Result<(), AuthStoreError> {
+    async fn grant_group_permission(
+        &self,
+        group: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
         let mut inner = self.lock();
         if !inner.groups.contains_key(group) {
             return Err(not_found("group", group));
@@ -268,23 +340,42 @@ impl AuthStore for MemoryAuthStore {
         if !inner.permissions.contains_key(permission) {
             return Err(not_found("permission", permission));
         }
-        inner.group_permissions.insert((group.clone(), permission.clone()));
+        inner
+            .group_permissions
+            .insert((group.clone(), permission.clone()));
         Ok(())
     }
 
-    async fn revoke_group_permission(&self, group: &Id, permission: &Id) -> Result<(), AuthStoreError> {
-        self.lock().group_permissions.remove(&(group.clone(), permission.clone()));
+    async fn revoke_group_permission(
+        &self,
+        group: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
+        self.lock()
+            .group_permissions
+            .remove(&(group.clone(), permission.clone()));
         Ok(())
     }
 
     async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
         let inner = self.lock();
-        Ok(inner.perm_strings(inner.user_permissions.iter().filter(|(u, _)| u == user).map(|(_, p)| p)))
+        Ok(inner.perm_strings(
+            inner
+                .user_permissions
+                .iter()
+                .filter(|(u, _)| u == user)
+                .map(|(_, p)| p),
+        ))
     }
 
     async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
         let inner = self.lock();
-        let groups: BTreeSet<&Id> = inner.user_groups.iter().filter(|(u, _)| u == user).map(|(_, g)| g).collect();
+        let groups: BTreeSet<&Id> = inner
+            .user_groups
+            .iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, g)| g)
+            .collect();
         Ok(inner.perm_strings(
             inner
                 .group_permissions

@@ -68,12 +68,14 @@ pub trait AuthStore: Send + Sync + 'static {
 
     /// Store a new encoded password.
     async fn set_password(&self, id: &Id, encoded: &str) -> Result<(), AuthStoreError> {
-        self.update_user(id, &[UserField::Password(encoded.to_owned())]).await
+        self.update_user(id, &[UserField::Password(encoded.to_owned())])
+            .await
     }
 
     /// Record a login (`update_last_login`).
     async fn update_last_login(&self, id: &Id, at: DateTime<Utc>) -> Result<(), AuthStoreError> {
-        self.update_user(id, &[UserField::LastLogin(Some(at))]).await
+        self.update_user(id, &[UserField::LastLogin(Some(at))])
+            .await
     }
 
     /// Delete a user and its group and permission links; whether it existed.
@@ -101,7 +103,11 @@ pub trait AuthStore: Send + Sync + 'static {
     async fn user_groups(&self, user: &Id) -> Result<Vec<Group>, AuthStoreError>;
 
     /// The content type of a model, created if missing.
-    async fn get_or_create_content_type(&self, app_label: &str, model: &str) -> Result<ContentType, AuthStoreError>;
+    async fn get_or_create_content_type(
+        &self,
+        app_label: &str,
+        model: &str,
+    ) -> Result<ContentType, AuthStoreError>;
 
     /// A permission, created if missing (`(content_type, codename)` is unique).
     async fn get_or_create_permission(
@@ -112,22 +118,39 @@ pub trait AuthStore: Send + Sync + 'static {
     ) -> Result<Permission, AuthStoreError>;
 
     /// A permission by `app_label` and codename.
-    async fn get_permission(&self, app_label: &str, codename: &str) -> Result<Option<Permission>, AuthStoreError>;
+    async fn get_permission(
+        &self,
+        app_label: &str,
+        codename: &str,
+    ) -> Result<Option<Permission>, AuthStoreError>;
 
     /// Every permission, ordered by app label, model and codename.
     async fn list_permissions(&self) -> Result<Vec<Permission>, AuthStoreError>;
 
     /// Give a user a permission directly (idempotent).
-    async fn grant_user_permission(&self, user: &Id, permission: &Id) -> Result<(), AuthStoreError>;
+    async fn grant_user_permission(&self, user: &Id, permission: &Id)
+    -> Result<(), AuthStoreError>;
 
     /// Take a direct permission away (idempotent).
-    async fn revoke_user_permission(&self, user: &Id, permission: &Id) -> Result<(), AuthStoreError>;
+    async fn revoke_user_permission(
+        &self,
+        user: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError>;
 
     /// Give a group a permission (idempotent).
-    async fn grant_group_permission(&self, group: &Id, permission: &Id) -> Result<(), AuthStoreError>;
+    async fn grant_group_permission(
+        &self,
+        group: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError>;
 
     /// Take a permission away from a group (idempotent).
-    async fn revoke_group_permission(&self, group: &Id, permission: &Id) -> Result<(), AuthStoreError>;
+    async fn revoke_group_permission(
+        &self,
+        group: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError>;
 
     /// `app_label.codename` of the user's direct permissions.
     async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError>;
@@ -144,7 +167,12 @@ pub trait AuthStore: Send + Sync + 'static {
 
     /// Every permission string (what an active superuser has).
     async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
-        Ok(self.list_permissions().await?.iter().map(Permission::perm_string).collect())
+        Ok(self
+            .list_permissions()
+            .await?
+            .iter()
+            .map(Permission::perm_string)
+            .collect())
     }
 }
 
@@ -163,14 +191,20 @@ pub const DEFAULT_ACTIONS: &[&str] = &["add", "change", "delete", "view"];
 
 /// `create_permissions`: the content types of [`DEFAULT_MODELS`] and their four default
 /// permissions (`add_user`, "Can add user", ...), creating only what is missing.
-pub async fn create_default_permissions(store: &dyn AuthStore) -> Result<Vec<Permission>, AuthStoreError> {
+pub async fn create_default_permissions(
+    store: &dyn AuthStore,
+) -> Result<Vec<Permission>, AuthStoreError> {
     let mut created = Vec::new();
     for (app_label, model, verbose) in DEFAULT_MODELS {
         let ct = store.get_or_create_content_type(app_label, model).await?;
         for action in DEFAULT_ACTIONS {
             created.push(
                 store
-                    .get_or_create_permission(&ct, &format!("{action}_{model}"), &format!("Can {action} {verbose}"))
+                    .get_or_create_permission(
+                        &ct,
+                        &format!("{action}_{model}"),
+                        &format!("Can {action} {verbose}"),
+                    )
                     .await?,
             );
         }

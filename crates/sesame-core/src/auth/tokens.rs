@@ -93,7 +93,9 @@ impl PasswordResetTokenGenerator {
             secret: secret.into(),
             fallbacks,
             timeout,
-            time_zone: time_zone.parse().map_err(|_| UnknownTimeZone(time_zone.to_owned()))?,
+            time_zone: time_zone
+                .parse()
+                .map_err(|_| UnknownTimeZone(time_zone.to_owned()))?,
         })
     }
 
@@ -160,11 +162,19 @@ pub fn hash_value(user: TokenUser<'_>, timestamp: i64) -> String {
         .last_login
         .map(|l| l.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_default();
-    format!("{}{}{login}{timestamp}{}", user.pk, user.password, user.email)
+    format!(
+        "{}{}{login}{timestamp}{}",
+        user.pk, user.password, user.email
+    )
 }
 
 fn make_token(user: TokenUser<'_>, timestamp: i64, secret: &str) -> String {
-    let digest = salted_hmac_hex(KEY_SALT, hash_value(user, timestamp), secret, Algorithm::Sha256);
+    let digest = salted_hmac_hex(
+        KEY_SALT,
+        hash_value(user, timestamp),
+        secret,
+        Algorithm::Sha256,
+    );
     let every_other: String = digest.chars().step_by(2).collect();
     format!("{}-{every_other}", b36_encode(timestamp.max(0) as u64))
 }
@@ -188,7 +198,10 @@ mod tests {
             last_login: None,
             email: "alice@example.com",
         };
-        let now = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+        let now = NaiveDate::from_ymd_opt(2025, 6, 1)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
         let ts = num_seconds(now);
         assert_eq!(ts, 770_472_000);
         let token = g.make_token_at(u, ts);

@@ -8,7 +8,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// `HASH_SESSION_KEY`'s salt: `AbstractBaseUser.get_session_auth_hash`.
-const SESSION_AUTH_HASH_SALT: &str = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash";
+const SESSION_AUTH_HASH_SALT: &str =
+    "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash";
 
 /// A MongoDB ObjectId: 12 bytes, written as 24 lower-case hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -170,7 +171,12 @@ impl User {
 
     /// The session auth hash of a password field under a key.
     pub fn session_auth_hash_for(password: &str, secret_key: &str) -> String {
-        salted_hmac_hex(SESSION_AUTH_HASH_SALT, password, secret_key, Algorithm::Sha256)
+        salted_hmac_hex(
+            SESSION_AUTH_HASH_SALT,
+            password,
+            secret_key,
+            Algorithm::Sha256,
+        )
     }
 
     /// Whether the password can ever match (`has_usable_password`).
@@ -180,7 +186,9 @@ impl User {
 
     /// `get_full_name()`: first and last name, stripped.
     pub fn get_full_name(&self) -> String {
-        format!("{} {}", self.first_name, self.last_name).trim().to_owned()
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_owned()
     }
 
     /// `get_short_name()`.
@@ -216,7 +224,11 @@ pub struct NewUser {
 
 impl NewUser {
     /// An active, ordinary user.
-    pub fn new(username: impl Into<String>, email: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(
+        username: impl Into<String>,
+        email: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
         Self {
             username: username.into(),
             email: email.into(),
@@ -319,7 +331,8 @@ impl Permission {
 
 /// Split `app_label.codename` at the first dot.
 pub fn split_perm(perm: &str) -> Option<(&str, &str)> {
-    perm.split_once('.').filter(|(a, c)| !a.is_empty() && !c.is_empty())
+    perm.split_once('.')
+        .filter(|(a, c)| !a.is_empty() && !c.is_empty())
 }
 
 /// `AbstractBaseUser.normalize_username`: Unicode NFKC.
@@ -348,6 +361,8 @@ pub fn validate_username(username: &str) -> Result<(), &'static str> {
     {
         Ok(())
     } else {
-        Err("Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.")
+        Err(
+            "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
+        )
     }
 }

@@ -75,7 +75,9 @@ impl SessionCodec {
     pub fn try_decode(&self, encoded: &str) -> Result<SessionData, SigningError> {
         match self.signer.unsign_object_at(encoded, None, 0.0)? {
             Value::Object(map) => Ok(map),
-            _ => Err(SigningError::Payload("the session is not a JSON object".into())),
+            _ => Err(SigningError::Payload(
+                "the session is not a JSON object".into(),
+            )),
         }
     }
 

@@ -54,7 +54,11 @@ pub fn parse_isoformat(s: &str) -> Option<DateTime<Utc>> {
             return Some(dt.with_timezone(&Utc));
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(dt.and_utc());
         }
@@ -147,7 +151,8 @@ mod tests {
             stored_value(Expiry::In(TimeDelta::seconds(3600)), now()),
             Some(Value::from("2023-11-14T23:13:20+00:00"))
         );
-        let at = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap() + TimeDelta::microseconds(123_456);
+        let at =
+            Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap() + TimeDelta::microseconds(123_456);
         assert_eq!(
             stored_value(Expiry::At(at.fixed_offset()), now()),
             Some(Value::from("2030-01-01T12:00:00.123456+00:00"))
@@ -163,7 +168,10 @@ mod tests {
         assert!(get_expire_at_browser_close(&d, false));
         d.insert(EXPIRY_KEY.into(), 60.into());
         assert_eq!(get_expiry_age(&d, 100, now()), 60);
-        assert_eq!(get_expiry_date(&d, 100, now()), now() + TimeDelta::seconds(60));
+        assert_eq!(
+            get_expiry_date(&d, 100, now()),
+            now() + TimeDelta::seconds(60)
+        );
         assert!(!get_expire_at_browser_close(&d, true));
         d.insert(EXPIRY_KEY.into(), "2023-11-14T22:13:19.500000+00:00".into());
         assert_eq!(get_expiry_age(&d, 100, now()), -1);

@@ -29,7 +29,9 @@ pub fn new_session_key() -> String {
 /// cookie can never smuggle odd bytes into a store query. Every key Django issues passes.
 pub fn is_valid_session_key(key: &str) -> bool {
     (8..=MAX_SESSION_KEY_LENGTH).contains(&key.len())
-        && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 #[cfg(test)]

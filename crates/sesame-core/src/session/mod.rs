@@ -28,9 +28,8 @@ mod store;
 
 pub use codec::{DEFAULT_KEY_SALT, SUSPICIOUS_SESSION_TARGET, SessionCodec};
 pub use expiry::{
-    stored_value as stored_expiry_value,
     EXPIRY_KEY, Expiry, get_expire_at_browser_close, get_expiry_age, get_expiry_date, isoformat,
-    parse_isoformat,
+    parse_isoformat, stored_value as stored_expiry_value,
 };
 pub use key::{
     MAX_SESSION_KEY_LENGTH, SESSION_KEY_LENGTH, VALID_KEY_CHARS, is_valid_session_key,
@@ -102,7 +101,13 @@ impl std::fmt::Debug for Session {
         // Never print the key in full: it is a bearer credential.
         f.debug_struct("Session")
             .field("store", &self.store.name())
-            .field("key", &self.key.as_deref().map(|k| format!("{}…", &k[..k.len().min(6)])))
+            .field(
+                "key",
+                &self
+                    .key
+                    .as_deref()
+                    .map(|k| format!("{}…", &k[..k.len().min(6)])),
+            )
             .field("loaded", &self.cache.is_some())
             .field("accessed", &self.accessed)
             .field("modified", &self.modified)
@@ -303,12 +308,19 @@ impl Session {
 
     /// `set_test_cookie()`.
     pub async fn set_test_cookie(&mut self) -> Result<(), StoreError> {
-        self.insert(TEST_COOKIE_NAME, TEST_COOKIE_VALUE.into()).await.map(drop)
+        self.insert(TEST_COOKIE_NAME, TEST_COOKIE_VALUE.into())
+            .await
+            .map(drop)
     }
 
     /// `test_cookie_worked()`.
     pub async fn test_cookie_worked(&mut self) -> Result<bool, StoreError> {
-        Ok(self.get(TEST_COOKIE_NAME).await?.as_ref().and_then(Value::as_str) == Some(TEST_COOKIE_VALUE))
+        Ok(self
+            .get(TEST_COOKIE_NAME)
+            .await?
+            .as_ref()
+            .and_then(Value::as_str)
+            == Some(TEST_COOKIE_VALUE))
     }
 
     /// `delete_test_cookie()`.

@@ -29,7 +29,11 @@ pub struct SignedCookieStore {
 impl SignedCookieStore {
     /// A store signing with `secret_key`, verifying with the fallbacks too, and refusing
     /// cookies older than `cookie_age` seconds.
-    pub fn new<K: AsRef<[u8]>>(secret_key: impl AsRef<[u8]>, fallback_keys: &[K], cookie_age: i64) -> Self {
+    pub fn new<K: AsRef<[u8]>>(
+        secret_key: impl AsRef<[u8]>,
+        fallback_keys: &[K],
+        cookie_age: i64,
+    ) -> Self {
         Self {
             signer: TimestampSigner::from_signer(
                 Signer::new(secret_key)
@@ -49,7 +53,10 @@ impl SignedCookieStore {
 
     /// Load as if the time were `now` (Unix seconds).
     pub fn load_at(&self, cookie: &str, now: f64) -> Option<SessionData> {
-        match self.signer.unsign_object_at(cookie, Some(self.cookie_age as f64), now) {
+        match self
+            .signer
+            .unsign_object_at(cookie, Some(self.cookie_age as f64), now)
+        {
             Ok(Value::Object(map)) => Some(map),
             Ok(_) => None,
             Err(e) => {
@@ -90,7 +97,12 @@ impl SessionStore for SignedCookieStore {
         Ok(cookie)
     }
 
-    async fn save(&self, key: &str, record: SessionRecord<'_>, _must_exist: bool) -> Result<String, StoreError> {
+    async fn save(
+        &self,
+        key: &str,
+        record: SessionRecord<'_>,
+        _must_exist: bool,
+    ) -> Result<String, StoreError> {
         self.create(key, record).await
     }
 

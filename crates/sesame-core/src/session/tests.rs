@@ -40,7 +40,13 @@ async fn lazy_and_flags() {
 #[tokio::test]
 async fn invalid_cookie_keys_are_ignored() {
     let store = memory();
-    for bad in ["", "short", "UPPERCASEKEYVALUE", "abcdefgh'; drop", &"a".repeat(41)] {
+    for bad in [
+        "",
+        "short",
+        "UPPERCASEKEYVALUE",
+        "abcdefgh'; drop",
+        &"a".repeat(41),
+    ] {
         let s = session(&store, Some(bad));
         assert_eq!(s.session_key(), None, "{bad:?}");
         assert!(s.is_empty());
@@ -58,7 +64,10 @@ async fn flush_and_cycle() {
     let second = s.session_key().unwrap().to_owned();
     assert_ne!(first, second);
     assert!(!store.exists(&first).await.unwrap());
-    assert_eq!(session(&store, Some(&second)).get("cart").await.unwrap(), Some(json!([1, 2])));
+    assert_eq!(
+        session(&store, Some(&second)).get("cart").await.unwrap(),
+        Some(json!([1, 2]))
+    );
 
     s.flush().await.unwrap();
     assert_eq!(s.session_key(), None);
@@ -89,7 +98,10 @@ async fn save_every_request_keeps_data() {
     let key = s.session_key().unwrap().to_owned();
     let mut untouched = session(&store, Some(&key));
     untouched.save().await.unwrap();
-    assert_eq!(session(&store, Some(&key)).get("a").await.unwrap(), Some(json!(1)));
+    assert_eq!(
+        session(&store, Some(&key)).get("a").await.unwrap(),
+        Some(json!(1))
+    );
 }
 
 #[tokio::test]
@@ -104,7 +116,9 @@ async fn expiry_and_test_cookie() {
     assert_eq!(s.get_expiry_age().await.unwrap(), 60);
     s.set_expiry(Expiry::Default).await.unwrap();
     assert!(!s.contains_key(EXPIRY_KEY).await.unwrap());
-    s.set_expiry(Expiry::In(chrono::TimeDelta::seconds(3600))).await.unwrap();
+    s.set_expiry(Expiry::In(chrono::TimeDelta::seconds(3600)))
+        .await
+        .unwrap();
     let age = s.get_expiry_age().await.unwrap();
     assert!((3598..=3600).contains(&age), "{age}");
 
@@ -119,7 +133,11 @@ async fn expiry_and_test_cookie() {
 async fn expired_records_do_not_load_and_are_cleared() {
     let store = memory();
     let mut s = session(&store, None);
-    s.set_expiry(Expiry::At((Utc::now() - chrono::TimeDelta::seconds(5)).fixed_offset())).await.unwrap();
+    s.set_expiry(Expiry::At(
+        (Utc::now() - chrono::TimeDelta::seconds(5)).fixed_offset(),
+    ))
+    .await
+    .unwrap();
     s.save().await.unwrap();
     let key = s.session_key().unwrap().to_owned();
     assert!(store.exists(&key).await.unwrap());
@@ -130,7 +148,8 @@ async fn expired_records_do_not_load_and_are_cleared() {
 
 #[tokio::test]
 async fn signed_cookie_engine() {
-    let store: Arc<dyn SessionStore> = Arc::new(SignedCookieStore::new("secret", &[] as &[&str], 1_209_600));
+    let store: Arc<dyn SessionStore> =
+        Arc::new(SignedCookieStore::new("secret", &[] as &[&str], 1_209_600));
     let mut s = Session::new(store.clone(), SessionConfig::default(), None);
     s.insert("foo", json!("bar")).await.unwrap();
     s.save().await.unwrap();
@@ -140,7 +159,11 @@ async fn signed_cookie_engine() {
     assert_eq!(back.get("foo").await.unwrap(), Some(json!("bar")));
 
     // A forged cookie loads as empty and is re-issued as a signed empty session.
-    let mut forged = Session::new(store.clone(), SessionConfig::default(), Some("eyJmb28iOiJiYXIifQ:1r31eq:AAAA"));
+    let mut forged = Session::new(
+        store.clone(),
+        SessionConfig::default(),
+        Some("eyJmb28iOiJiYXIifQ:1r31eq:AAAA"),
+    );
     assert_eq!(forged.get("foo").await.unwrap(), None);
     assert!(forged.modified());
     forged.save().await.unwrap();
@@ -161,5 +184,8 @@ async fn size_limit() {
     s.save().await.unwrap();
     let noise: String = crate::crypto::get_random_string(200, crate::crypto::RANDOM_STRING_CHARS);
     s.insert("blob", json!(noise)).await.unwrap();
-    assert!(matches!(s.save().await, Err(StoreError::TooLarge { limit: 100, .. })));
+    assert!(matches!(
+        s.save().await,
+        Err(StoreError::TooLarge { limit: 100, .. })
+    ));
 }

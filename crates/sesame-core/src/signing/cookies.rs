@@ -33,7 +33,10 @@ impl CookieSaltScheme {
     fn signer_salt(self, name: &str, salt: &str) -> String {
         match self {
             // `len` counts code points, as Python's `len(str)` does.
-            Self::V2 => format!("django.http.cookies.v2:{}:{salt}{name}", salt.chars().count()),
+            Self::V2 => format!(
+                "django.http.cookies.v2:{}:{salt}{name}",
+                salt.chars().count()
+            ),
             Self::Legacy => format!("{name}{salt}"),
         }
     }
@@ -55,7 +58,8 @@ pub fn signed_cookie_value(
     scheme: CookieSaltScheme,
     timestamp: i64,
 ) -> String {
-    get_cookie_signer::<&[u8]>(&scheme.signer_salt(name, salt), secret_key, &[]).sign_at(value, timestamp)
+    get_cookie_signer::<&[u8]>(&scheme.signer_salt(name, salt), secret_key, &[])
+        .sign_at(value, timestamp)
 }
 
 /// `request.get_signed_cookie(name, salt=salt, max_age=max_age)` for the raw cookie value.

@@ -130,7 +130,10 @@ impl Signer {
 
     /// Also accept signatures made with these algorithms, as Django 3.1 and 3.2 accepted sha1
     /// beside sha256. Off by default, as in Django 4.0 and later.
-    pub fn with_legacy_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+    pub fn with_legacy_algorithms(
+        mut self,
+        algorithms: impl IntoIterator<Item = Algorithm>,
+    ) -> Self {
         self.legacy_algorithms = algorithms.into_iter().collect();
         self
     }
@@ -171,8 +174,11 @@ impl Signer {
 
     /// Verify and strip the signature, trying the key and then each fallback key.
     pub fn unsign<'a>(&self, signed: &'a str) -> Result<&'a str, SigningError> {
-        let (value, sig) = signed.rsplit_once(&self.sep).ok_or(SigningError::NoSeparator)?;
-        let algorithms = std::iter::once(self.algorithm).chain(self.legacy_algorithms.iter().copied());
+        let (value, sig) = signed
+            .rsplit_once(&self.sep)
+            .ok_or(SigningError::NoSeparator)?;
+        let algorithms =
+            std::iter::once(self.algorithm).chain(self.legacy_algorithms.iter().copied());
         for algorithm in algorithms {
             for key in std::iter::once(&self.key).chain(&self.fallback_keys) {
                 if constant_time_compare(sig, self.signature_with(value, key, algorithm)) {
@@ -222,7 +228,9 @@ pub fn decode_payload(text: &str) -> Result<Value, SigningError> {
             .read_to_end(&mut out)
             .map_err(|e| SigningError::Payload(format!("invalid zlib data: {e}")))?;
         if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
-            return Err(SigningError::Payload("decompressed payload too large".into()));
+            return Err(SigningError::Payload(
+                "decompressed payload too large".into(),
+            ));
         }
         out
     } else {
@@ -268,12 +276,19 @@ impl TimestampSigner {
 
     /// Sign with the given Unix timestamp.
     pub fn sign_at(&self, value: &str, timestamp: i64) -> String {
-        self.signer
-            .sign(&format!("{value}{}{}", self.signer.sep, b62_encode(timestamp)))
+        self.signer.sign(&format!(
+            "{value}{}{}",
+            self.signer.sep,
+            b62_encode(timestamp)
+        ))
     }
 
     /// Verify against the current time; `max_age` in seconds.
-    pub fn unsign<'a>(&self, signed: &'a str, max_age: Option<f64>) -> Result<&'a str, SigningError> {
+    pub fn unsign<'a>(
+        &self,
+        signed: &'a str,
+        max_age: Option<f64>,
+    ) -> Result<&'a str, SigningError> {
         self.unsign_at(signed, max_age, now_unix())
     }
 
@@ -379,11 +394,16 @@ mod tests {
         let old = Signer::new("old").sign("v");
         let new = Signer::new("new").with_fallback_keys(["old"]);
         assert_eq!(new.unsign(&old), Ok("v"));
-        assert_eq!(Signer::new("new").unsign(&old), Err(SigningError::BadSignature));
+        assert_eq!(
+            Signer::new("new").unsign(&old),
+            Err(SigningError::BadSignature)
+        );
         let sha1 = Signer::new("k").with_algorithm(Algorithm::Sha1).sign("v");
         assert!(Signer::new("k").unsign(&sha1).is_err());
         assert_eq!(
-            Signer::new("k").with_legacy_algorithms([Algorithm::Sha1]).unsign(&sha1),
+            Signer::new("k")
+                .with_legacy_algorithms([Algorithm::Sha1])
+                .unsign(&sha1),
             Ok("v")
         );
     }
@@ -396,13 +416,19 @@ mod tests {
         let bad_ts = t.signer().sign("v:!!");
         assert_eq!(t.unsign(&bad_ts, None), Err(SigningError::BadTimestamp));
         let bad_payload = s.sign("!!!");
-        assert!(matches!(s.unsign_object(&bad_payload), Err(SigningError::Payload(_))));
+        assert!(matches!(
+            s.unsign_object(&bad_payload),
+            Err(SigningError::Payload(_))
+        ));
     }
 
     #[test]
     fn separator_rules() {
         let slash = Signer::new("k").with_sep("/").unwrap();
-        assert_eq!(slash.sign("foo"), format!("foo/{}", Signer::new("k").signature("foo")));
+        assert_eq!(
+            slash.sign("foo"),
+            format!("foo/{}", Signer::new("k").signature("foo"))
+        );
         assert!(Signer::new("k").with_sep("abc").is_err());
         assert!(Signer::new("k").with_sep("").is_err());
     }

@@ -12,17 +12,23 @@ pub fn load(name: &str) -> Value {
 
 /// The rows of a section.
 pub fn rows<'a>(doc: &'a Value, section: &str) -> &'a [Value] {
-    doc[section].as_array().unwrap_or_else(|| panic!("no section {section}"))
+    doc[section]
+        .as_array()
+        .unwrap_or_else(|| panic!("no section {section}"))
 }
 
 /// A string field.
 pub fn s<'a>(row: &'a Value, key: &str) -> &'a str {
-    row[key].as_str().unwrap_or_else(|| panic!("{key} missing in {row}"))
+    row[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {row}"))
 }
 
 /// An integer field.
 pub fn i(row: &Value, key: &str) -> i64 {
-    row[key].as_i64().unwrap_or_else(|| panic!("{key} missing in {row}"))
+    row[key]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{key} missing in {row}"))
 }
 
 /// A list of strings (empty when absent).
@@ -35,7 +41,10 @@ pub fn strings(row: &Value, key: &str) -> Vec<String> {
 
 /// An object field.
 pub fn object(row: &Value, key: &str) -> serde_json::Map<String, Value> {
-    row[key].as_object().cloned().unwrap_or_else(|| panic!("{key} not an object in {row}"))
+    row[key]
+        .as_object()
+        .cloned()
+        .unwrap_or_else(|| panic!("{key} not an object in {row}"))
 }
 
 /// The `messages` list of a row.
@@ -55,5 +64,7 @@ pub fn messages(row: &Value) -> Vec<sesame_core::messages::Message> {
 
 /// A label for assertion messages.
 pub fn id(row: &Value) -> String {
-    row["id"].as_str().map_or_else(|| row.to_string().chars().take(80).collect(), str::to_owned)
+    row["id"]
+        .as_str()
+        .map_or_else(|| row.to_string().chars().take(80).collect(), str::to_owned)
 }

@@ -128,7 +128,11 @@ impl Bcrypt {
             return;
         };
         // 2^(default - stored) - 1 more hashes at the stored cost, as Django does.
-        let Some(diff) = self.rounds.checked_sub(salt.cost).filter(|d| *d > 0 && *d < 20) else {
+        let Some(diff) = self
+            .rounds
+            .checked_sub(salt.cost)
+            .filter(|d| *d > 0 && *d < 20)
+        else {
             return;
         };
         salt.version = "2b";

@@ -37,13 +37,19 @@ impl PasswordHasher for Md5Hasher {
 
     fn encode(&self, password: &str, salt: &str) -> Result<String, HashError> {
         check_salt(salt)?;
-        Ok(format!("md5${salt}${}", hex_digest::<Md5>(&[salt, password])))
+        Ok(format!(
+            "md5${salt}${}",
+            hex_digest::<Md5>(&[salt, password])
+        ))
     }
 
     fn verify(&self, password: &str, encoded: &str) -> bool {
         salted(encoded, "md5").is_some_and(|(salt, _)| {
             check_salt(salt).is_ok()
-                && constant_time_compare(encoded, format!("md5${salt}${}", hex_digest::<Md5>(&[salt, password])))
+                && constant_time_compare(
+                    encoded,
+                    format!("md5${salt}${}", hex_digest::<Md5>(&[salt, password])),
+                )
         })
     }
 
@@ -68,7 +74,10 @@ impl PasswordHasher for Sha1Hasher {
     fn verify(&self, password: &str, encoded: &str) -> bool {
         salted(encoded, "sha1").is_some_and(|(salt, _)| {
             !salt.is_empty()
-                && constant_time_compare(encoded, format!("sha1${salt}${}", hex_digest::<Sha1>(&[salt, password])))
+                && constant_time_compare(
+                    encoded,
+                    format!("sha1${salt}${}", hex_digest::<Sha1>(&[salt, password])),
+                )
         })
     }
 
@@ -91,9 +100,9 @@ impl PasswordHasher for UnsaltedSha1Hasher {
     }
 
     fn verify(&self, password: &str, encoded: &str) -> bool {
-        encoded.strip_prefix("sha1$$").is_some_and(|hash| {
-            constant_time_compare(hash, hex_digest::<Sha1>(&[password]))
-        })
+        encoded
+            .strip_prefix("sha1$$")
+            .is_some_and(|hash| constant_time_compare(hash, hex_digest::<Sha1>(&[password])))
     }
 
     fn must_update(&self, _encoded: &str) -> bool {
@@ -116,7 +125,8 @@ impl PasswordHasher for UnsaltedMd5Hasher {
 
     fn verify(&self, password: &str, encoded: &str) -> bool {
         let hash = encoded.strip_prefix("md5$$").unwrap_or(encoded);
-        hash.len() == 32 && constant_time_compare(hash.to_ascii_lowercase(), hex_digest::<Md5>(&[password]))
+        hash.len() == 32
+            && constant_time_compare(hash.to_ascii_lowercase(), hex_digest::<Md5>(&[password]))
     }
 
     fn must_update(&self, _encoded: &str) -> bool {

@@ -42,7 +42,7 @@ pub const UNUSABLE_PASSWORD_SUFFIX_LENGTH: usize = 40;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HashError {
     /// The algorithm is not configured (or does not exist).
-    #[error("unknown password hashing algorithm {0:?}; configured: PASSWORD_HASHERS")]
+    #[error("unknown password hashing algorithm {0:?}: it is not in PASSWORD_HASHERS")]
     UnknownAlgorithm(String),
     /// The hasher only verifies legacy hashes.
     #[error("the {0} hasher only verifies old hashes; it cannot make new ones")]
@@ -133,7 +133,10 @@ pub struct Hashers {
 
 /// Map an algorithm name or a Django dotted path to a hasher, with the parameter defaults of
 /// `django_version` (`"5.2"`, `"6.0"`, ...).
-pub fn hasher_by_name(name: &str, django_version: &str) -> Result<Arc<dyn PasswordHasher>, HashError> {
+pub fn hasher_by_name(
+    name: &str,
+    django_version: &str,
+) -> Result<Arc<dyn PasswordHasher>, HashError> {
     let short = name.rsplit('.').next().unwrap_or(name);
     let iterations = pbkdf2_iterations(django_version)?;
     Ok(match short {
@@ -155,7 +158,9 @@ impl Hashers {
     /// Hashers from a list of instances; the first is preferred.
     pub fn new(list: Vec<Arc<dyn PasswordHasher>>) -> Result<Self, HashError> {
         if list.is_empty() {
-            return Err(HashError::InvalidParameters("PASSWORD_HASHERS is empty".into()));
+            return Err(HashError::InvalidParameters(
+                "PASSWORD_HASHERS is empty".into(),
+            ));
         }
         Ok(Self { list })
     }
@@ -173,7 +178,13 @@ impl Hashers {
     /// Django's default `PASSWORD_HASHERS` for a release.
     pub fn django_default(django_version: &str) -> Result<Self, HashError> {
         Self::from_names(
-            &["pbkdf2_sha256", "pbkdf2_sha1", "argon2", "bcrypt_sha256", "scrypt"],
+            &[
+                "pbkdf2_sha256",
+                "pbkdf2_sha1",
+                "argon2",
+                "bcrypt_sha256",
+                "scrypt",
+            ],
             django_version,
         )
     }

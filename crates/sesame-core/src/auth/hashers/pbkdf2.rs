@@ -84,7 +84,13 @@ impl Pbkdf2Hasher {
     fn derive(&self, password: &str, salt: &str, iterations: u32) -> Vec<u8> {
         let mut out = vec![0u8; self.dk_len];
         let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
-        ring::pbkdf2::derive(self.prf, iterations, salt.as_bytes(), password.as_bytes(), &mut out);
+        ring::pbkdf2::derive(
+            self.prf,
+            iterations,
+            salt.as_bytes(),
+            password.as_bytes(),
+            &mut out,
+        );
         out
     }
 

@@ -72,8 +72,13 @@ impl PasswordHashing {
     }
 
     /// `verify_password` (timing-equalised for unusable and unknown hashes).
-    pub async fn verify_password(&self, password: String, encoded: String) -> Result<CheckResult, HashError> {
-        self.run(move |h| h.verify_password(&password, &encoded)).await
+    pub async fn verify_password(
+        &self,
+        password: String,
+        encoded: String,
+    ) -> Result<CheckResult, HashError> {
+        self.run(move |h| h.verify_password(&password, &encoded))
+            .await
     }
 
     /// One throw-away hash: what a login for an unknown user costs.

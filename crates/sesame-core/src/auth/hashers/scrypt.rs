@@ -82,7 +82,14 @@ impl PasswordHasher for ScryptHasher {
             return false;
         };
         derive(password, d.salt, d.n, d.r, d.p).is_some_and(|dk| {
-            let recomputed = format!("scrypt${}${}${}${}${}", d.n, d.salt, d.r, d.p, STANDARD.encode(dk));
+            let recomputed = format!(
+                "scrypt${}${}${}${}${}",
+                d.n,
+                d.salt,
+                d.r,
+                d.p,
+                STANDARD.encode(dk)
+            );
             constant_time_compare(recomputed, encoded)
         })
     }

@@ -18,7 +18,10 @@ pub fn common_passwords() -> &'static HashSet<String> {
         if GzDecoder::new(LIST_GZ).read_to_string(&mut text).is_err() {
             tracing::error!("the embedded common-password list is corrupt");
         }
-        text.lines().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect()
+        text.lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
     })
 }
 

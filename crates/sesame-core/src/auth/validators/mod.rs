@@ -155,16 +155,23 @@ impl PasswordValidator {
                         .iter()
                         .filter_map(|v| v.as_str().map(str::to_owned))
                         .collect(),
-                    _ => ["username", "first_name", "last_name", "email"].map(String::from).to_vec(),
+                    _ => ["username", "first_name", "last_name", "email"]
+                        .map(String::from)
+                        .to_vec(),
                 };
-                Self::UserAttributeSimilarity { user_attributes, max_similarity }
+                Self::UserAttributeSimilarity {
+                    user_attributes,
+                    max_similarity,
+                }
             }
             "MinimumLengthValidator" => Self::MinimumLength {
                 min_length: opt_f64("min_length").map_or(8, |v| v as usize),
             },
             "CommonPasswordValidator" => {
                 if config.options.contains_key("password_list_path") {
-                    return Err("password_list_path is not supported; Django 5.2's list is built in".into());
+                    return Err(
+                        "password_list_path is not supported; Django 5.2's list is built in".into(),
+                    );
                 }
                 Self::CommonPassword
             }
@@ -174,7 +181,11 @@ impl PasswordValidator {
     }
 
     /// Check one password; `None` when it passes.
-    pub fn validate(&self, password: &str, user: Option<&UserAttributes>) -> Option<ValidationError> {
+    pub fn validate(
+        &self,
+        password: &str,
+        user: Option<&UserAttributes>,
+    ) -> Option<ValidationError> {
         match self {
             Self::UserAttributeSimilarity { user_attributes, max_similarity } => {
                 let user = user?;
@@ -266,7 +277,9 @@ impl PasswordValidators {
     pub fn django_default() -> Self {
         Self(vec![
             PasswordValidator::UserAttributeSimilarity {
-                user_attributes: ["username", "first_name", "last_name", "email"].map(String::from).to_vec(),
+                user_attributes: ["username", "first_name", "last_name", "email"]
+                    .map(String::from)
+                    .to_vec(),
                 max_similarity: 0.7,
             },
             PasswordValidator::MinimumLength { min_length: 8 },
@@ -285,9 +298,21 @@ impl PasswordValidators {
     }
 
     /// `validate_password`: every failure, in configuration order.
-    pub fn validate(&self, password: &str, user: Option<&UserAttributes>) -> Result<(), Vec<ValidationError>> {
-        let errors: Vec<_> = self.0.iter().filter_map(|v| v.validate(password, user)).collect();
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    pub fn validate(
+        &self,
+        password: &str,
+        user: Option<&UserAttributes>,
+    ) -> Result<(), Vec<ValidationError>> {
+        let errors: Vec<_> = self
+            .0
+            .iter()
+            .filter_map(|v| v.validate(password, user))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// `password_validators_help_texts`.
