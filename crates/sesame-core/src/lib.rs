@@ -21,6 +21,8 @@
 //! ```
 
 pub mod auth;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod crypto;
 pub mod csrf;
 pub mod messages;
