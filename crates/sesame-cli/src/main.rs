@@ -1,14 +1,18 @@
-//! The `sesame` command: Django-style management commands, and (as the web layer lands) the
-//! ready-made site.
+//! The `sesame` command: Django-style management commands over the configured stores, and
+//! (as the web layer lands) the ready-made site.
 //!
 //! Configuration comes from `sesame.toml` (or `--config`), overridden by `SESAME_<NAME>`
-//! environment variables, under Django's setting names.
+//! environment variables, under Django's setting names. Exit codes: 0 success, 1 failure,
+//! 2 bad usage or configuration.
+
+mod context;
+mod sessions;
+mod users;
 
 use clap::{Parser, Subcommand};
-use sesame::core::auth::hashers::{HashError, Hashers};
-use sesame::core::session::SessionCodec;
+use sesame::core::auth::hashers::Hashers;
 use sesame::core::settings::Settings;
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,6 +39,38 @@ struct Cli {
 enum Command {
     /// Serve the ready-made site.
     Serve,
+    /// Create Django's tables (or check an existing Django database) and the default permissions.
+    Migrate,
+    /// Validate the configuration and reach the stores.
+    Check,
+    /// Create a superuser (non-interactive with --noinput and SESAME_SUPERUSER_PASSWORD).
+    Createsuperuser {
+        /// Do not prompt.
+        #[arg(long)]
+        noinput: bool,
+        /// The username.
+        #[arg(long)]
+        username: Option<String>,
+        /// The e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Change a user's password (prompts twice; three attempts).
+    Changepassword {
+        /// The user (default: $USER).
+        username: Option<String>,
+    },
+    /// Delete expired sessions, in batches, with a progress bar.
+    Clearsessions,
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Permissions.
+    #[command(subcommand)]
+    Perm(PermCommand),
     /// Password tools.
     #[command(subcommand)]
     Password(PasswordCommand),
@@ -43,8 +79,135 @@ enum Command {
     Session(SessionCommand),
 }
 
+/// `sesame user ...`
 #[derive(Subcommand, Debug)]
-enum PasswordCommand {
+pub enum UserCommand {
+    /// List users by id.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// Skip this many.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// Show one user as JSON (without the password hash).
+    Show {
+        /// The username.
+        username: String,
+    },
+    /// Create a user; the password comes from SESAME_USER_PASSWORD or a prompt.
+    Create {
+        /// The username.
+        username: String,
+        /// The e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Staff status.
+        #[arg(long)]
+        staff: bool,
+        /// Superuser status (implies --staff).
+        #[arg(long)]
+        superuser: bool,
+        /// Create the user inactive.
+        #[arg(long)]
+        inactive: bool,
+        /// Give the user an unusable password.
+        #[arg(long)]
+        no_password: bool,
+    },
+    /// Delete a user (and its group and permission links).
+    Delete {
+        /// The username.
+        username: String,
+    },
+    /// Mark a user active.
+    Activate {
+        /// The username.
+        username: String,
+    },
+    /// Mark a user inactive: it can no longer log in, and its sessions end.
+    Deactivate {
+        /// The username.
+        username: String,
+    },
+}
+
+/// `sesame group ...`
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List groups.
+    List,
+    /// Create a group.
+    Create {
+        /// The name.
+        name: String,
+    },
+    /// Put a user in a group.
+    AddUser {
+        /// The group.
+        group: String,
+        /// The username.
+        username: String,
+    },
+    /// Take a user out of a group.
+    RemoveUser {
+        /// The group.
+        group: String,
+        /// The username.
+        username: String,
+    },
+    /// Give a group a permission (app_label.codename).
+    Grant {
+        /// The group.
+        group: String,
+        /// The permission, e.g. auth.add_user.
+        perm: String,
+    },
+    /// Take a permission from a group.
+    Revoke {
+        /// The group.
+        group: String,
+        /// The permission.
+        perm: String,
+    },
+}
+
+/// `sesame perm ...`
+#[derive(Subcommand, Debug)]
+pub enum PermCommand {
+    /// List every permission, or a user's effective permissions.
+    List {
+        /// Only this user's permissions (user ∪ groups; all for an active superuser).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Give a user a permission directly.
+    Grant {
+        /// The username.
+        username: String,
+        /// The permission, e.g. auth.add_user.
+        perm: String,
+    },
+    /// Take a direct permission from a user.
+    Revoke {
+        /// The username.
+        username: String,
+        /// The permission.
+        perm: String,
+    },
+    /// Exit 0 if the user has the permission (by Django's rules), 1 otherwise.
+    Check {
+        /// The username.
+        username: String,
+        /// The permission.
+        perm: String,
+    },
+}
+
+/// `sesame password ...`
+#[derive(Subcommand, Debug)]
+pub enum PasswordCommand {
     /// Hash a password with the preferred hasher (or --algorithm). Without --password, the
     /// password is read from standard input (one line), so it stays out of shell history.
     Hash {
@@ -69,13 +232,93 @@ enum PasswordCommand {
     },
 }
 
+/// `sesame session ...`
 #[derive(Subcommand, Debug)]
-enum SessionCommand {
+pub enum SessionCommand {
+    /// List live session keys with their expiry.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Print a stored session's dict as JSON.
+    Show {
+        /// The session key.
+        key: String,
+    },
+    /// Delete a stored session.
+    Delete {
+        /// The session key.
+        key: String,
+    },
     /// Decode a `session_data` string and print the dict as JSON (needs SESAME_SECRET_KEY).
     Decode {
         /// The encoded `session_data`.
         data: String,
     },
+}
+
+/// A command's failure: the message and the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    code: u8,
+    message: Option<String>,
+}
+
+impl CliError {
+    /// Exit 1 with a message.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: Some(message.into()),
+        }
+    }
+
+    /// Exit 2 (bad usage or configuration) with a message.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: Some(message.into()),
+        }
+    }
+
+    /// Exit with `code` and no message (the output already said it).
+    pub fn silent(code: u8) -> Self {
+        Self {
+            code,
+            message: None,
+        }
+    }
+}
+
+/// Read a password: from the terminal without echo, or one line of standard input.
+pub fn prompt_password(prompt: &str) -> Result<String, CliError> {
+    if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt)
+            .map_err(|e| CliError::runtime(format!("cannot read the password: {e}")))
+    } else {
+        read_stdin_line()
+    }
+}
+
+/// Read one line: prompted on a terminal, else from standard input.
+pub fn prompt_line(prompt: &str) -> Result<String, CliError> {
+    if std::io::stdin().is_terminal() {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    read_stdin_line()
+}
+
+fn read_stdin_line() -> Result<String, CliError> {
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) => Err(CliError::runtime("no input (standard input is closed)")),
+        Ok(_) => Ok(line.trim_end_matches(['\r', '\n']).to_owned()),
+        Err(e) => Err(CliError::runtime(format!(
+            "cannot read standard input: {e}"
+        ))),
+    }
 }
 
 fn main() -> ExitCode {
@@ -87,35 +330,125 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let settings = match Settings::load(&cli.config) {
-        Ok(s) => s,
-        Err(e) => return fail(2, &e.to_string()),
-    };
-    match cli.command {
-        Command::Serve => fail(
-            1,
-            "the ready-made site is not built yet (it arrives with the web layer); \
-             `sesame password` and `sesame session` work now",
-        ),
-        Command::Password(cmd) => password(cmd, &settings),
-        Command::Session(SessionCommand::Decode { data }) => session_decode(&data, &settings),
+    let result = Settings::load(&cli.config)
+        .map_err(|e| CliError::usage(e.to_string()))
+        .and_then(|settings| run(cli.command, settings));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(m) = e.message {
+                eprintln!("error: {m}");
+            }
+            ExitCode::from(e.code)
+        }
     }
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(code)
+fn run(command: Command, settings: Settings) -> Result<(), CliError> {
+    match command {
+        Command::Serve => Err(CliError::runtime(
+            "the ready-made site is not built yet (it arrives with the web layer); \
+             the management commands (`sesame --help`) work now",
+        )),
+        Command::Password(cmd) => password(cmd, &settings),
+        Command::Session(SessionCommand::Decode { data }) => block_on(sessions::session(
+            None,
+            &settings,
+            SessionCommand::Decode { data },
+        )),
+        other => block_on(async move {
+            let need_schema = !matches!(other, Command::Migrate | Command::Check);
+            let stores = context::open(&settings, need_schema).await?;
+            match other {
+                Command::Migrate => migrate(&stores).await,
+                Command::Check => check(&stores, &settings).await,
+                Command::Createsuperuser {
+                    noinput,
+                    username,
+                    email,
+                } => users::createsuperuser(&stores, &settings, noinput, username, email).await,
+                Command::Changepassword { username } => {
+                    users::changepassword(&stores, &settings, username).await
+                }
+                Command::Clearsessions => sessions::clearsessions(&stores).await,
+                Command::User(cmd) => users::user(&stores, &settings, cmd).await,
+                Command::Group(cmd) => users::group(&stores, cmd).await,
+                Command::Perm(cmd) => users::perm(&stores, cmd).await,
+                Command::Session(cmd) => sessions::session(Some(&stores), &settings, cmd).await,
+                Command::Serve | Command::Password(_) => Ok(()),
+            }
+        }),
+    }
 }
 
-fn hashers(settings: &Settings) -> Result<Hashers, HashError> {
-    Hashers::from_settings(settings)
+fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Result<(), CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::runtime(format!("cannot start the runtime: {e}")))?
+        .block_on(f)
 }
 
-fn password(cmd: PasswordCommand, settings: &Settings) -> ExitCode {
-    let hashers = match hashers(settings) {
-        Ok(h) => h,
-        Err(e) => return fail(2, &e.to_string()),
-    };
+async fn migrate(stores: &context::Stores) -> Result<(), CliError> {
+    let report = sesame::sql::migrate(&stores.db)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    if report.created_schema {
+        println!(
+            "Created Django's tables on {} and recorded {} migrations in django_migrations.",
+            stores.db.backend().name(),
+            report.recorded_migrations
+        );
+    } else {
+        println!("Django's tables are already there; the schema was left as it is.");
+    }
+    if report.created_extra_table {
+        println!(
+            "Created {} (profile fields beyond Django's).",
+            sesame::sql::EXTRA_TABLE
+        );
+    }
+    println!(
+        "Created {} missing default permission(s).",
+        report.created_permissions
+    );
+    Ok(())
+}
+
+async fn check(stores: &context::Stores, settings: &Settings) -> Result<(), CliError> {
+    use sesame::core::auth::store::AuthStore;
+    let mut problems = Vec::new();
+    if settings.secret_key.is_empty() {
+        problems.push("SECRET_KEY is empty: sessions cannot be signed".to_owned());
+    }
+    if let Err(e) = Hashers::from_settings(settings) {
+        problems.push(e.to_string());
+    }
+    if let Err(e) = sesame::core::auth::validators::PasswordValidators::from_settings(settings) {
+        problems.push(e);
+    }
+    match sesame::sql::schema_state(&stores.db).await {
+        Ok(sesame::sql::SchemaState::Complete) => {
+            if let Err(e) = stores.auth.list_users(0, 1).await {
+                problems.push(format!("the database does not answer: {e}"));
+            }
+        }
+        Ok(other) => problems.push(format!(
+            "the schema is not ready ({other:?}): run `sesame migrate`"
+        )),
+        Err(e) => problems.push(format!("the database does not answer: {e}")),
+    }
+    if problems.is_empty() {
+        println!("System check identified no issues.");
+        Ok(())
+    } else {
+        Err(CliError::runtime(problems.join("\n")))
+    }
+}
+
+fn password(cmd: PasswordCommand, settings: &Settings) -> Result<(), CliError> {
+    let hashers = Hashers::from_settings(settings).map_err(|e| CliError::usage(e.to_string()))?;
     match cmd {
         PasswordCommand::Hash {
             password,
@@ -124,60 +457,22 @@ fn password(cmd: PasswordCommand, settings: &Settings) -> ExitCode {
         } => {
             let password = match password {
                 Some(p) => p,
-                None => {
-                    if std::io::stdin().is_terminal() {
-                        eprint!("Password: ");
-                    }
-                    let mut line = String::new();
-                    if let Err(e) = std::io::stdin().lock().read_line(&mut line) {
-                        return fail(2, &format!("cannot read the password: {e}"));
-                    }
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
+                None => prompt_password("Password: ")?,
             };
-            match hashers.make_password_with(Some(&password), salt.as_deref(), algorithm.as_deref())
-            {
-                Ok(encoded) => {
-                    println!("{encoded}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(2, &e.to_string()),
-            }
+            let encoded = hashers
+                .make_password_with(Some(&password), salt.as_deref(), algorithm.as_deref())
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            println!("{encoded}");
+            Ok(())
         }
         PasswordCommand::Check { encoded, password } => {
             if hashers.check_password(&password, &encoded) {
                 println!("match");
-                ExitCode::SUCCESS
+                Ok(())
             } else {
                 println!("no match");
-                ExitCode::from(1)
+                Err(CliError::silent(1))
             }
         }
-    }
-}
-
-fn session_decode(data: &str, settings: &Settings) -> ExitCode {
-    if settings.secret_key.is_empty() {
-        return fail(
-            2,
-            "SESAME_SECRET_KEY is not set (nor secret_key in the configuration)",
-        );
-    }
-    match SessionCodec::from_settings(settings).try_decode(data.trim()) {
-        Ok(map) => match serde_json::to_string_pretty(&map) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(1, &e.to_string()),
-        },
-        Err(e) if e.is_bad_signature() => fail(
-            1,
-            &format!(
-                "the session data does not verify ({e}): wrong SECRET_KEY or SECRET_KEY_FALLBACKS, \
-                 another key salt, or tampered data"
-            ),
-        ),
-        Err(e) => fail(1, &e.to_string()),
     }
 }

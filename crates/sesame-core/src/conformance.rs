@@ -330,12 +330,27 @@ pub async fn auth_store_suite(store: Arc<dyn AuthStore>) {
     );
 
     // Hostile usernames are data, never query syntax.
+    assert!(
+        store
+            .get_user_by_username("alice\0")
+            .await
+            .expect("lookup")
+            .is_none(),
+        "{name}: NUL lookup"
+    );
+    assert!(
+        matches!(
+            store.create_user(NewUser::new("nul\0name", "", "x")).await,
+            Err(AuthStoreError::Invalid(_))
+        ),
+        "{name}: NUL in a username is refused with a typed error (PostgreSQL cannot store it)"
+    );
     for hostile in [
         "' OR '1'='1",
         "{\"$ne\": \"\"}",
         "$where",
-        "alice\0",
         "ünï 🐍 \"quoted\"",
+        "a;DROP TABLE auth_user;--",
     ] {
         assert!(
             store

@@ -1,1 +1,27 @@
-//! SQL stores (SQLite, PostgreSQL, MySQL/MariaDB) in Django's own tables. Not built yet: see issue 3.
+//! # sesame-sql
+//!
+//! Sesame's stores for SQLite (the embedded default), PostgreSQL and MySQL/MariaDB, in the
+//! tables Django itself uses (`django_session`, `auth_user`, `auth_group`, `auth_permission`,
+//! `django_content_type` and the three many-to-many tables), so that a Django site and a
+//! Sesame service can share one database.
+//!
+//! ```no_run
+//! use sesame_sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore, migrate};
+//! use sesame_core::session::SessionCodec;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = Db::connect("sqlite://sesame.sqlite3", PoolSettings::default()).await?;
+//! migrate(&db).await?;                       // Django's schema, recorded in django_migrations
+//! let sessions = SqlSessionStore::new(db.clone(), SessionCodec::new("secret"));
+//! let users = SqlAuthStore::new(db).await?;
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod db;
+mod schema;
+mod sessions;
+
+pub use auth::{EXTRA_TABLE, SqlAuthStore};
+pub use db::{Backend, ConnectError, Db, PoolSettings};
+pub use schema::{MigrateError, MigrateReport, SchemaState, migrate, schema_state};
+pub use sessions::{CLEAR_BATCH, SqlSessionStore};

@@ -11,3 +11,7 @@
 //! ```
 
 pub use sesame_core as core;
+
+/// The SQL stores (feature `sql`, on by default).
+#[cfg(feature = "sql")]
+pub use sesame_sql as sql;

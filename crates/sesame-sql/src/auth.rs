@@ -1,0 +1,775 @@
+//! Users, groups and permissions in Django's `auth_*` and `django_content_type` tables.
+
+use crate::db::{Backend, BindTime, Db, GetTime, SqlError, is_unique_violation, with_pool};
+use async_trait::async_trait;
+use chrono::Utc;
+use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::{ContentType, Group, Id, IdKind, NewUser, Permission, User, UserField};
+use sqlx::Row;
+use std::collections::BTreeSet;
+
+/// A parameter of any of the column types Django's auth tables use.
+#[derive(Debug, Clone, Copy)]
+enum Bind<'a> {
+    Int(i64),
+    Text(&'a str),
+    Bool(bool),
+    Time(Option<chrono::DateTime<Utc>>),
+}
+
+/// Bind every parameter to a query of whichever driver.
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match *b {
+                Bind::Int(i) => q.bind(i),
+                Bind::Text(t) => q.bind(t),
+                Bind::Bool(v) => q.bind(v),
+                Bind::Time(t) => q.bind_opt_time(t),
+            };
+        }
+        q
+    }};
+}
+
+/// Sesame's one table of its own: profile fields beyond Django's (`User::extra`), as JSON.
+/// Django ignores it; `sesame migrate` creates it.
+pub const EXTRA_TABLE: &str = "sesame_user_extra";
+
+const USER_COLUMNS: &str = "u.id, u.password, u.last_login, u.is_superuser, u.username, u.first_name, \
+     u.last_name, u.email, u.is_staff, u.is_active, u.date_joined";
+
+/// The `auth` store over Django's tables.
+#[derive(Debug, Clone)]
+pub struct SqlAuthStore {
+    db: Db,
+    has_extra: bool,
+}
+
+fn int_id(id: &Id) -> Result<i64, AuthStoreError> {
+    match id {
+        Id::Int(i) => Ok(*i),
+        other => Err(AuthStoreError::InvalidId(format!(
+            "{other}: SQL stores use integer ids"
+        ))),
+    }
+}
+
+fn store_err(e: sqlx::Error) -> AuthStoreError {
+    SqlError(e).into()
+}
+
+macro_rules! user_from_row {
+    ($r:expr, $has_extra:expr) => {{
+        let r = $r;
+        let extra: Option<String> = if $has_extra {
+            r.try_get("extra")?
+        } else {
+            None
+        };
+        User {
+            id: Id::Int(i64::from(r.try_get::<i32, _>("id")?)),
+            password: r.try_get("password")?,
+            last_login: r.time("last_login")?,
+            is_superuser: r.try_get("is_superuser")?,
+            username: r.try_get("username")?,
+            first_name: r.try_get("first_name")?,
+            last_name: r.try_get("last_name")?,
+            email: r.try_get("email")?,
+            is_staff: r.try_get("is_staff")?,
+            is_active: r.try_get("is_active")?,
+            date_joined: r.time("date_joined")?.unwrap_or_default(),
+            extra: extra
+                .and_then(|e| serde_json::from_str(&e).ok())
+                .unwrap_or_default(),
+        }
+    }};
+}
+
+impl SqlAuthStore {
+    /// A store over a connection; notices whether `sesame_user_extra` exists.
+    pub async fn new(db: Db) -> Result<Self, AuthStoreError> {
+        let probe = format!("SELECT 1 FROM {EXTRA_TABLE} WHERE 1 = 0");
+        let has_extra = with_pool!(db, p => sqlx::query(&probe).fetch_optional(p).await.is_ok());
+        Ok(Self { db, has_extra })
+    }
+
+    /// The connection.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn select_users(&self, where_clause: &str) -> String {
+        let (extra_col, extra_join) = if self.has_extra {
+            (
+                ", x.data AS extra",
+                format!(" LEFT JOIN {EXTRA_TABLE} x ON x.user_id = u.id"),
+            )
+        } else {
+            ("", String::new())
+        };
+        self.db.sql(&format!(
+            "SELECT {USER_COLUMNS}{extra_col} FROM auth_user u{extra_join} {where_clause}"
+        ))
+    }
+
+    async fn fetch_users(
+        &self,
+        sql: &str,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<User>, AuthStoreError> {
+        let has_extra = self.has_extra;
+        with_pool!(self.db, p => {
+            let q = bind_all!(sqlx::query(sql), binds);
+            let rows = q.fetch_all(p).await.map_err(store_err)?;
+            rows.iter()
+                .map(|r| -> Result<User, sqlx::Error> { Ok(user_from_row!(r, has_extra)) })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_err)
+        })
+    }
+
+    async fn set_extra(
+        &self,
+        user: i64,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), AuthStoreError> {
+        if !self.has_extra {
+            if extra.is_empty() {
+                return Ok(());
+            }
+            return Err(AuthStoreError::Invalid(format!(
+                "extra profile fields need the {EXTRA_TABLE} table: run `sesame migrate`"
+            )));
+        }
+        let json = serde_json::Value::Object(extra.clone()).to_string();
+        let upsert = self.db.sql(match self.db.backend() {
+            Backend::MySql => "INSERT INTO sesame_user_extra (user_id, data) VALUES (?, ?) ON DUPLICATE KEY UPDATE data = VALUES(data)",
+            _ => "INSERT INTO sesame_user_extra (user_id, data) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET data = excluded.data",
+        });
+        with_pool!(self.db, p => sqlx::query(&upsert).bind(user).bind(&json).execute(p).await.map(drop).map_err(store_err)?);
+        Ok(())
+    }
+
+    /// Insert and return the new integer id (`RETURNING id`, or MySQL's `LAST_INSERT_ID()`).
+    async fn insert_returning_id(&self, sql: &str, binds: &[Bind<'_>]) -> Result<i64, sqlx::Error> {
+        match &self.db.pool {
+            crate::db::Pool::Sqlite(p) => {
+                let returning = format!("{sql} RETURNING id");
+                let row = bind_all!(sqlx::query(&returning), binds)
+                    .fetch_one(p)
+                    .await?;
+                Ok(i64::from(row.try_get::<i32, _>(0)?))
+            }
+            crate::db::Pool::Postgres(p) => {
+                let returning = format!("{sql} RETURNING id");
+                let row = bind_all!(sqlx::query(&returning), binds)
+                    .fetch_one(p)
+                    .await?;
+                Ok(i64::from(row.try_get::<i32, _>(0)?))
+            }
+            crate::db::Pool::MySql(p) => {
+                let done = bind_all!(sqlx::query(sql), binds).execute(p).await?;
+                Ok(done.last_insert_id() as i64)
+            }
+        }
+    }
+
+    async fn link(
+        &self,
+        table: &str,
+        a_col: &str,
+        a: &Id,
+        b_col: &str,
+        b: &Id,
+    ) -> Result<(), AuthStoreError> {
+        let (a, b) = (int_id(a)?, int_id(b)?);
+        let sql = self.db.sql(&format!(
+            "INSERT INTO {table} ({a_col}, {b_col}) VALUES (?, ?)"
+        ));
+        let result =
+            with_pool!(self.db, p => sqlx::query(&sql).bind(a).bind(b).execute(p).await.map(drop));
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Ok(()),
+            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => Err(
+                AuthStoreError::NotFound(format!("{a_col} {a} or {b_col} {b}")),
+            ),
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    async fn unlink(
+        &self,
+        table: &str,
+        a_col: &str,
+        a: &Id,
+        b_col: &str,
+        b: &Id,
+    ) -> Result<(), AuthStoreError> {
+        let (a, b) = (int_id(a)?, int_id(b)?);
+        let sql = self.db.sql(&format!(
+            "DELETE FROM {table} WHERE {a_col} = ? AND {b_col} = ?"
+        ));
+        with_pool!(self.db, p => sqlx::query(&sql).bind(a).bind(b).execute(p).await.map(drop).map_err(store_err)?);
+        Ok(())
+    }
+
+    async fn perm_strings(
+        &self,
+        sql: &str,
+        binds: &[i64],
+    ) -> Result<BTreeSet<String>, AuthStoreError> {
+        let sql = self.db.sql(sql);
+        with_pool!(self.db, p => {
+            let mut q = sqlx::query(&sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            let rows = q.fetch_all(p).await.map_err(store_err)?;
+            rows.iter()
+                .map(|r| Ok(format!("{}.{}", r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)))
+                .collect::<Result<BTreeSet<_>, sqlx::Error>>()
+                .map_err(store_err)
+        })
+    }
+
+    async fn fetch_permissions(
+        &self,
+        where_clause: &str,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<Permission>, AuthStoreError> {
+        let sql = self.db.sql(&format!(
+            "SELECT p.id, p.name, p.codename, ct.id AS ct_id, ct.app_label, ct.model \
+             FROM auth_permission p JOIN django_content_type ct ON p.content_type_id = ct.id {where_clause} \
+             ORDER BY ct.app_label, ct.model, p.codename"
+        ));
+        with_pool!(self.db, p => {
+            let q = bind_all!(sqlx::query(&sql), binds);
+            let rows = q.fetch_all(p).await.map_err(store_err)?;
+            rows.iter()
+                .map(|r| -> Result<Permission, sqlx::Error> {
+                    Ok(Permission {
+                        id: Id::Int(i64::from(r.try_get::<i32, _>("id")?)),
+                        name: r.try_get("name")?,
+                        codename: r.try_get("codename")?,
+                        content_type: ContentType {
+                            id: Id::Int(i64::from(r.try_get::<i32, _>("ct_id")?)),
+                            app_label: r.try_get("app_label")?,
+                            model: r.try_get("model")?,
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_err)
+        })
+    }
+
+    async fn fetch_groups(
+        &self,
+        sql: &str,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<Group>, AuthStoreError> {
+        let sql = self.db.sql(sql);
+        with_pool!(self.db, p => {
+            let q = bind_all!(sqlx::query(&sql), binds);
+            let rows = q.fetch_all(p).await.map_err(store_err)?;
+            rows.iter()
+                .map(|r| Ok(Group { id: Id::Int(i64::from(r.try_get::<i32, _>("id")?)), name: r.try_get("name")? }))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(store_err)
+        })
+    }
+
+    fn exact_username(&self) -> &'static str {
+        // MySQL's default collation is case- and trailing-space-insensitive; Django's lookup
+        // there would match "Alice " for "alice". Sesame keeps the match exact everywhere,
+        // while the first condition still uses the unique index.
+        match self.db.backend() {
+            Backend::MySql => "WHERE u.username = ? AND BINARY u.username = BINARY ?",
+            _ => "WHERE u.username = ?",
+        }
+    }
+}
+
+#[async_trait]
+impl AuthStore for SqlAuthStore {
+    fn name(&self) -> &'static str {
+        self.db.backend().name()
+    }
+
+    fn user_id_kind(&self) -> IdKind {
+        IdKind::Int
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<User, AuthStoreError> {
+        if new.username.contains('\0') || new.email.contains('\0') {
+            return Err(AuthStoreError::Invalid(
+                "NUL characters are not allowed".into(),
+            ));
+        }
+        if new.username.is_empty() || new.username.chars().count() > 150 {
+            return Err(AuthStoreError::Invalid(
+                "a username is 1 to 150 characters".into(),
+            ));
+        }
+        let explicit = new.id.as_ref().map(int_id).transpose()?;
+        let mut binds = Vec::with_capacity(10);
+        let mut cols = String::new();
+        if let Some(id) = explicit {
+            cols.push_str("id, ");
+            binds.push(Bind::Int(id));
+        }
+        cols.push_str("password, last_login, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined");
+        binds.extend([
+            Bind::Text(&new.password),
+            Bind::Time(None),
+            Bind::Bool(new.is_superuser),
+            Bind::Text(&new.username),
+            Bind::Text(&new.first_name),
+            Bind::Text(&new.last_name),
+            Bind::Text(&new.email),
+            Bind::Bool(new.is_staff),
+            Bind::Bool(new.is_active),
+            Bind::Time(Some(Utc::now())),
+        ]);
+        let marks = vec!["?"; binds.len()].join(", ");
+        let sql = self
+            .db
+            .sql(&format!("INSERT INTO auth_user ({cols}) VALUES ({marks})"));
+        let id = match self.insert_returning_id(&sql, &binds).await {
+            Ok(id) => explicit.unwrap_or(id),
+            Err(e) if is_unique_violation(&e) => {
+                return Err(match explicit {
+                    Some(id) if self.get_user_by_username(&new.username).await?.is_none() => {
+                        AuthStoreError::DuplicateId(id.to_string())
+                    }
+                    _ => AuthStoreError::DuplicateUsername(new.username),
+                });
+            }
+            Err(e) => return Err(store_err(e)),
+        };
+        self.set_extra(id, &new.extra).await?;
+        self.get_user(&Id::Int(id))
+            .await?
+            .ok_or_else(|| AuthStoreError::NotFound(format!("user {id}")))
+    }
+
+    async fn get_user(&self, id: &Id) -> Result<Option<User>, AuthStoreError> {
+        let id = int_id(id)?;
+        let sql = self.select_users("WHERE u.id = ?");
+        Ok(self
+            .fetch_users(&sql, &[Bind::Int(id)])
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn get_user_by_username(&self, username: &str) -> Result<Option<User>, AuthStoreError> {
+        if username.contains('\0') {
+            return Ok(None);
+        }
+        let sql = self.select_users(self.exact_username());
+        let binds: &[Bind<'_>] = match self.db.backend() {
+            Backend::MySql => &[Bind::Text(username), Bind::Text(username)],
+            _ => &[Bind::Text(username)],
+        };
+        Ok(self.fetch_users(&sql, binds).await?.into_iter().next())
+    }
+
+    async fn get_users_by_email(&self, email: &str) -> Result<Vec<User>, AuthStoreError> {
+        if email.contains('\0') {
+            return Ok(Vec::new());
+        }
+        let sql = self.select_users("WHERE LOWER(u.email) = LOWER(?) ORDER BY u.id");
+        self.fetch_users(&sql, &[Bind::Text(email)]).await
+    }
+
+    async fn list_users(&self, offset: u64, limit: u64) -> Result<Vec<User>, AuthStoreError> {
+        let sql = self.select_users("ORDER BY u.id LIMIT ? OFFSET ?");
+        self.fetch_users(
+            &sql,
+            &[
+                Bind::Int(limit.min(i64::MAX as u64) as i64),
+                Bind::Int(offset.min(i64::MAX as u64) as i64),
+            ],
+        )
+        .await
+    }
+
+    async fn update_user(&self, id: &Id, changes: &[UserField]) -> Result<(), AuthStoreError> {
+        let uid = int_id(id)?;
+        let mut sets = Vec::new();
+        let mut extra = None;
+        for c in changes {
+            let col = match c {
+                UserField::Username(v) | UserField::Email(v) if v.contains('\0') => {
+                    return Err(AuthStoreError::Invalid(
+                        "NUL characters are not allowed".into(),
+                    ));
+                }
+                UserField::Username(_) => "username",
+                UserField::Email(_) => "email",
+                UserField::Password(_) => "password",
+                UserField::FirstName(_) => "first_name",
+                UserField::LastName(_) => "last_name",
+                UserField::IsStaff(_) => "is_staff",
+                UserField::IsSuperuser(_) => "is_superuser",
+                UserField::IsActive(_) => "is_active",
+                UserField::LastLogin(_) => "last_login",
+                UserField::Extra(e) => {
+                    extra = Some(e);
+                    continue;
+                }
+            };
+            sets.push(format!("{col} = ?"));
+        }
+        if sets.is_empty() {
+            if self.get_user(id).await?.is_none() {
+                return Err(AuthStoreError::NotFound(format!("user {id}")));
+            }
+        } else {
+            let sql = self.db.sql(&format!(
+                "UPDATE auth_user SET {} WHERE id = ?",
+                sets.join(", ")
+            ));
+            let result = with_pool!(self.db, p => {
+                let mut q = sqlx::query(&sql);
+                for c in changes {
+                    q = match c {
+                        UserField::Username(v) | UserField::Email(v) | UserField::Password(v)
+                        | UserField::FirstName(v) | UserField::LastName(v) => q.bind(v.as_str()),
+                        UserField::IsStaff(b) | UserField::IsSuperuser(b) | UserField::IsActive(b) => q.bind(*b),
+                        UserField::LastLogin(t) => q.bind_opt_time(*t),
+                        UserField::Extra(_) => q,
+                    };
+                }
+                q.bind(uid).execute(p).await.map(|r| r.rows_affected())
+            });
+            match result {
+                Ok(0) => return Err(AuthStoreError::NotFound(format!("user {id}"))),
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    let name = changes.iter().find_map(|c| match c {
+                        UserField::Username(v) => Some(v.clone()),
+                        _ => None,
+                    });
+                    return Err(AuthStoreError::DuplicateUsername(name.unwrap_or_default()));
+                }
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        if let Some(extra) = extra {
+            self.set_extra(uid, extra).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: &Id) -> Result<bool, AuthStoreError> {
+        let uid = int_id(id)?;
+        let mut statements = vec![
+            "DELETE FROM auth_user_groups WHERE user_id = ?".to_owned(),
+            "DELETE FROM auth_user_user_permissions WHERE user_id = ?".to_owned(),
+        ];
+        if self.has_extra {
+            statements.push(format!("DELETE FROM {EXTRA_TABLE} WHERE user_id = ?"));
+        }
+        statements.push("DELETE FROM auth_user WHERE id = ?".to_owned());
+        let statements: Vec<String> = statements.iter().map(|s| self.db.sql(s)).collect();
+        let deleted = with_pool!(self.db, p => {
+            let mut tx = p.begin().await.map_err(store_err)?;
+            let mut last = 0;
+            for s in &statements {
+                last = sqlx::query(s).bind(uid).execute(&mut *tx).await.map_err(store_err)?.rows_affected();
+            }
+            tx.commit().await.map_err(store_err)?;
+            last
+        });
+        Ok(deleted > 0)
+    }
+
+    async fn create_group(&self, name: &str) -> Result<Group, AuthStoreError> {
+        if name.contains('\0') || name.is_empty() || name.chars().count() > 150 {
+            return Err(AuthStoreError::Invalid(
+                "a group name is 1 to 150 characters, without NUL".into(),
+            ));
+        }
+        let sql = self.db.sql("INSERT INTO auth_group (name) VALUES (?)");
+        match self.insert_returning_id(&sql, &[Bind::Text(name)]).await {
+            Ok(id) => Ok(Group {
+                id: Id::Int(id),
+                name: name.to_owned(),
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                Err(AuthStoreError::DuplicateGroup(name.to_owned()))
+            }
+            Err(e) => Err(store_err(e)),
+        }
+    }
+
+    async fn get_group_by_name(&self, name: &str) -> Result<Option<Group>, AuthStoreError> {
+        Ok(self
+            .fetch_groups(
+                "SELECT id, name FROM auth_group WHERE name = ?",
+                &[Bind::Text(name)],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn list_groups(&self) -> Result<Vec<Group>, AuthStoreError> {
+        self.fetch_groups("SELECT id, name FROM auth_group ORDER BY name", &[])
+            .await
+    }
+
+    async fn delete_group(&self, id: &Id) -> Result<bool, AuthStoreError> {
+        let gid = int_id(id)?;
+        let statements: Vec<String> = [
+            "DELETE FROM auth_user_groups WHERE group_id = ?",
+            "DELETE FROM auth_group_permissions WHERE group_id = ?",
+            "DELETE FROM auth_group WHERE id = ?",
+        ]
+        .iter()
+        .map(|s| self.db.sql(s))
+        .collect();
+        let deleted = with_pool!(self.db, p => {
+            let mut tx = p.begin().await.map_err(store_err)?;
+            let mut last = 0;
+            for s in &statements {
+                last = sqlx::query(s).bind(gid).execute(&mut *tx).await.map_err(store_err)?.rows_affected();
+            }
+            tx.commit().await.map_err(store_err)?;
+            last
+        });
+        Ok(deleted > 0)
+    }
+
+    async fn add_user_to_group(&self, user: &Id, group: &Id) -> Result<(), AuthStoreError> {
+        self.link("auth_user_groups", "user_id", user, "group_id", group)
+            .await
+    }
+
+    async fn remove_user_from_group(&self, user: &Id, group: &Id) -> Result<(), AuthStoreError> {
+        self.unlink("auth_user_groups", "user_id", user, "group_id", group)
+            .await
+    }
+
+    async fn user_groups(&self, user: &Id) -> Result<Vec<Group>, AuthStoreError> {
+        let uid = int_id(user)?;
+        self.fetch_groups(
+            "SELECT g.id, g.name FROM auth_group g JOIN auth_user_groups ug ON ug.group_id = g.id WHERE ug.user_id = ? ORDER BY g.name",
+            &[Bind::Int(uid)],
+        )
+        .await
+    }
+
+    async fn get_or_create_content_type(
+        &self,
+        app_label: &str,
+        model: &str,
+    ) -> Result<ContentType, AuthStoreError> {
+        let select = self
+            .db
+            .sql("SELECT id FROM django_content_type WHERE app_label = ? AND model = ?");
+        for _ in 0..2 {
+            let found: Option<i32> = with_pool!(self.db, p => {
+                sqlx::query(&select).bind(app_label).bind(model).fetch_optional(p).await.map_err(store_err)?
+                    .map(|r| r.try_get(0)).transpose().map_err(store_err)?
+            });
+            if let Some(id) = found {
+                return Ok(ContentType {
+                    id: Id::Int(i64::from(id)),
+                    app_label: app_label.to_owned(),
+                    model: model.to_owned(),
+                });
+            }
+            let insert = self
+                .db
+                .sql("INSERT INTO django_content_type (app_label, model) VALUES (?, ?)");
+            match self
+                .insert_returning_id(&insert, &[Bind::Text(app_label), Bind::Text(model)])
+                .await
+            {
+                Ok(id) => {
+                    return Ok(ContentType {
+                        id: Id::Int(id),
+                        app_label: app_label.to_owned(),
+                        model: model.to_owned(),
+                    });
+                }
+                // Created concurrently: read it on the next pass.
+                Err(e) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(AuthStoreError::NotFound(format!(
+            "content type {app_label}.{model}"
+        )))
+    }
+
+    async fn get_or_create_permission(
+        &self,
+        ct: &ContentType,
+        codename: &str,
+        name: &str,
+    ) -> Result<Permission, AuthStoreError> {
+        let ct_id = int_id(&ct.id)?;
+        for _ in 0..2 {
+            let found = self
+                .fetch_permissions(
+                    "WHERE p.content_type_id = ? AND p.codename = ?",
+                    &[Bind::Int(ct_id), Bind::Text(codename)],
+                )
+                .await?;
+            if let Some(p) = found.into_iter().next() {
+                return Ok(p);
+            }
+            let insert = self.db.sql(
+                "INSERT INTO auth_permission (name, content_type_id, codename) VALUES (?, ?, ?)",
+            );
+            match self
+                .insert_returning_id(
+                    &insert,
+                    &[Bind::Text(name), Bind::Int(ct_id), Bind::Text(codename)],
+                )
+                .await
+            {
+                Ok(id) => {
+                    return Ok(Permission {
+                        id: Id::Int(id),
+                        name: name.to_owned(),
+                        content_type: ct.clone(),
+                        codename: codename.to_owned(),
+                    });
+                }
+                Err(e) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(store_err(e)),
+            }
+        }
+        Err(AuthStoreError::NotFound(format!("permission {codename}")))
+    }
+
+    async fn get_permission(
+        &self,
+        app_label: &str,
+        codename: &str,
+    ) -> Result<Option<Permission>, AuthStoreError> {
+        Ok(self
+            .fetch_permissions(
+                "WHERE ct.app_label = ? AND p.codename = ?",
+                &[Bind::Text(app_label), Bind::Text(codename)],
+            )
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    async fn list_permissions(&self) -> Result<Vec<Permission>, AuthStoreError> {
+        self.fetch_permissions("", &[]).await
+    }
+
+    async fn grant_user_permission(
+        &self,
+        user: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
+        self.link(
+            "auth_user_user_permissions",
+            "user_id",
+            user,
+            "permission_id",
+            permission,
+        )
+        .await
+    }
+
+    async fn revoke_user_permission(
+        &self,
+        user: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
+        self.unlink(
+            "auth_user_user_permissions",
+            "user_id",
+            user,
+            "permission_id",
+            permission,
+        )
+        .await
+    }
+
+    async fn grant_group_permission(
+        &self,
+        group: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
+        self.link(
+            "auth_group_permissions",
+            "group_id",
+            group,
+            "permission_id",
+            permission,
+        )
+        .await
+    }
+
+    async fn revoke_group_permission(
+        &self,
+        group: &Id,
+        permission: &Id,
+    ) -> Result<(), AuthStoreError> {
+        self.unlink(
+            "auth_group_permissions",
+            "group_id",
+            group,
+            "permission_id",
+            permission,
+        )
+        .await
+    }
+
+    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p \
+             JOIN auth_user_user_permissions up ON p.id = up.permission_id \
+             JOIN django_content_type ct ON p.content_type_id = ct.id WHERE up.user_id = ?",
+            &[int_id(user)?],
+        )
+        .await
+    }
+
+    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p \
+             JOIN auth_group_permissions gp ON p.id = gp.permission_id \
+             JOIN auth_user_groups ug ON ug.group_id = gp.group_id \
+             JOIN django_content_type ct ON p.content_type_id = ct.id WHERE ug.user_id = ?",
+            &[int_id(user)?],
+        )
+        .await
+    }
+
+    /// User ∪ group permissions in one query.
+    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let uid = int_id(user)?;
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p \
+             JOIN django_content_type ct ON p.content_type_id = ct.id \
+             WHERE p.id IN (SELECT up.permission_id FROM auth_user_user_permissions up WHERE up.user_id = ?) \
+                OR p.id IN (SELECT gp.permission_id FROM auth_group_permissions gp \
+                            JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = ?)",
+            &[uid, uid],
+        )
+        .await
+    }
+
+    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p JOIN django_content_type ct ON p.content_type_id = ct.id",
+            &[],
+        )
+        .await
+    }
+}

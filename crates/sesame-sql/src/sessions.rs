@@ -1,0 +1,195 @@
+//! Sessions in Django's `django_session` table.
+
+use crate::db::{BindTime, Db, SqlError, is_unique_violation, with_pool};
+use async_trait::async_trait;
+use chrono::Utc;
+use sesame_core::session::{
+    SessionCodec, SessionData, SessionRecord, SessionStore, StoreError, check_size,
+};
+use sqlx::Row;
+
+/// Rows deleted per statement by `clear_expired`, so that clearing millions of sessions never
+/// holds a long lock.
+pub const CLEAR_BATCH: i64 = 1000;
+
+/// The `db` session engine on SQLite, PostgreSQL or MySQL/MariaDB.
+#[derive(Debug, Clone)]
+pub struct SqlSessionStore {
+    db: Db,
+    codec: SessionCodec,
+    max_size: usize,
+}
+
+impl SqlSessionStore {
+    /// A store over a connection, encoding with `codec`.
+    pub fn new(db: Db, codec: SessionCodec) -> Self {
+        Self {
+            db,
+            codec,
+            max_size: 0,
+        }
+    }
+
+    /// Refuse encoded sessions over `max_size` bytes (`0` = no limit).
+    pub fn with_max_size(mut self, max_size: usize) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// The connection.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn encode(&self, record: &SessionRecord<'_>) -> Result<String, StoreError> {
+        let encoded = self.codec.encode(record.data);
+        check_size(&encoded, self.max_size)?;
+        Ok(encoded)
+    }
+
+    /// How many sessions have expired (for a progress bar).
+    pub async fn count_expired(&self) -> Result<u64, StoreError> {
+        let sql = self
+            .db
+            .sql("SELECT COUNT(*) FROM django_session WHERE expire_date < ?");
+        let now = Utc::now();
+        let n: i64 = with_pool!(self.db, p => {
+            sqlx::query(&sql).bind_time(now).fetch_one(p).await.map_err(SqlError::from)?.try_get(0).map_err(SqlError::from)?
+        });
+        Ok(n.max(0) as u64)
+    }
+
+    /// `clearsessions`: delete expired rows in batches of [`CLEAR_BATCH`], calling `progress`
+    /// with the running total after each batch.
+    pub async fn clear_expired_with_progress(
+        &self,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        // MySQL refuses LIMIT inside an IN subquery but allows DELETE ... LIMIT; the others
+        // accept the subquery form.
+        let sql = self.db.sql(match self.db.backend() {
+            crate::Backend::MySql => "DELETE FROM django_session WHERE expire_date < ? LIMIT ?",
+            _ => {
+                "DELETE FROM django_session WHERE session_key IN \
+                 (SELECT session_key FROM django_session WHERE expire_date < ? LIMIT ?)"
+            }
+        });
+        let mut total = 0u64;
+        loop {
+            let n = with_pool!(self.db, p => {
+                sqlx::query(&sql).bind_time(now).bind(CLEAR_BATCH).execute(p).await.map_err(SqlError::from)?.rows_affected()
+            });
+            total += n;
+            progress(total);
+            if n < CLEAR_BATCH as u64 {
+                return Ok(total);
+            }
+            // Let other writers in between batches.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Every live session key with its expiry, newest first (`sesame session list`).
+    pub async fn list(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, chrono::DateTime<Utc>)>, StoreError> {
+        use crate::db::GetTime;
+        let sql = self.db.sql(
+            "SELECT session_key, expire_date FROM django_session WHERE expire_date > ? ORDER BY expire_date DESC LIMIT ?",
+        );
+        let now = Utc::now();
+        with_pool!(self.db, p => {
+            let rows = sqlx::query(&sql).bind_time(now).bind(limit).fetch_all(p).await.map_err(SqlError::from)?;
+            rows.iter()
+                .map(|r| Ok((r.try_get("session_key")?, r.time("expire_date")?.unwrap_or(now))))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+                .map_err(|e| SqlError::from(e).into())
+        })
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlSessionStore {
+    fn name(&self) -> &'static str {
+        self.db.backend().name()
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
+        if !self.is_valid_key(key) {
+            return Ok(None);
+        }
+        let sql = self.db.sql(
+            "SELECT session_data FROM django_session WHERE session_key = ? AND expire_date > ?",
+        );
+        let now = Utc::now();
+        let data: Option<String> = with_pool!(self.db, p => {
+            sqlx::query(&sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?
+                .map(|r| r.try_get(0)).transpose().map_err(SqlError::from)?
+        });
+        Ok(data.map(|d| self.codec.decode(&d)))
+    }
+
+    async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {
+        let encoded = self.encode(&record)?;
+        let sql = self.db.sql(
+            "INSERT INTO django_session (session_key, session_data, expire_date) VALUES (?, ?, ?)",
+        );
+        let result = with_pool!(self.db, p => {
+            sqlx::query(&sql).bind(key).bind(&encoded).bind_time(record.expire_date).execute(p).await.map(drop)
+        });
+        match result {
+            Ok(()) => Ok(key.to_owned()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::KeyExists),
+            Err(e) => Err(SqlError(e).into()),
+        }
+    }
+
+    async fn save(
+        &self,
+        key: &str,
+        record: SessionRecord<'_>,
+        must_exist: bool,
+    ) -> Result<String, StoreError> {
+        let encoded = self.encode(&record)?;
+        let update = self.db.sql(
+            "UPDATE django_session SET session_data = ?, expire_date = ? WHERE session_key = ?",
+        );
+        let updated = with_pool!(self.db, p => {
+            sqlx::query(&update).bind(&encoded).bind_time(record.expire_date).bind(key).execute(p).await
+                .map_err(SqlError::from)?.rows_affected()
+        });
+        if updated > 0 {
+            return Ok(key.to_owned());
+        }
+        if must_exist {
+            return Err(StoreError::RecordMissing);
+        }
+        match self.create(key, record).await {
+            // Created by someone else in between: write over it, as an upsert would.
+            Err(StoreError::KeyExists) => Box::pin(self.save(key, record, true)).await,
+            other => other,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let sql = self
+            .db
+            .sql("DELETE FROM django_session WHERE session_key = ?");
+        with_pool!(self.db, p => sqlx::query(&sql).bind(key).execute(p).await.map(drop).map_err(SqlError::from)?);
+        Ok(())
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let sql = self
+            .db
+            .sql("SELECT 1 FROM django_session WHERE session_key = ?");
+        let row = with_pool!(self.db, p => sqlx::query(&sql).bind(key).fetch_optional(p).await.map_err(SqlError::from)?.is_some());
+        Ok(row)
+    }
+
+    async fn clear_expired(&self) -> Result<u64, StoreError> {
+        self.clear_expired_with_progress(&|_| {}).await
+    }
+}
