@@ -56,6 +56,13 @@ fn int_id(id: &Id) -> Result<i64, AuthStoreError> {
     }
 }
 
+fn auth_to_store(e: AuthStoreError) -> sesame_core::session::StoreError {
+    match e {
+        AuthStoreError::Unavailable(e) => sesame_core::session::StoreError::Unavailable(e),
+        other => sesame_core::session::StoreError::Backend(Box::new(other)),
+    }
+}
+
 fn store_err(e: sqlx::Error) -> AuthStoreError {
     SqlError(e).into()
 }
@@ -280,6 +287,99 @@ impl SqlAuthStore {
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(store_err)
         })
+    }
+
+    /// The session and its logged-in user in one round trip: a join through Sesame's
+    /// `sesame_session_user` index. Falls back to a second query when the index is absent,
+    /// does not know the session (Django wrote it), or disagrees with `_auth_user_id`.
+    /// The user is returned as stored: the caller still applies Django's rules (active,
+    /// backend path, session auth hash).
+    pub async fn load_session_with_user(
+        &self,
+        sessions: &crate::SqlSessionStore,
+        key: &str,
+    ) -> Result<
+        Option<(sesame_core::session::SessionData, Option<User>)>,
+        sesame_core::session::StoreError,
+    > {
+        use sesame_core::session::SessionStore;
+        if !sessions.is_valid_key(key) {
+            return Ok(None);
+        }
+        if !sessions.has_user_index().await {
+            return self.load_then_user(sessions, key).await;
+        }
+        let (extra_col, extra_join) = if self.has_extra {
+            (
+                ", x.data AS extra",
+                format!(" LEFT JOIN {EXTRA_TABLE} x ON x.user_id = u.id"),
+            )
+        } else {
+            ("", String::new())
+        };
+        let sql = self.db.sql(&format!(
+            "SELECT s.session_data, {USER_COLUMNS}{extra_col} FROM django_session s \
+             LEFT JOIN {} su ON su.session_key = s.session_key \
+             LEFT JOIN auth_user u ON u.id = su.user_id{extra_join} \
+             WHERE s.session_key = ? AND s.expire_date > ?",
+            crate::sessions::SESSION_USER_TABLE
+        ));
+        let has_extra = self.has_extra;
+        let now = Utc::now();
+        let row: Option<(String, Option<User>)> = with_pool!(self.db, p => {
+            let row = sqlx::query(&sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?;
+            row.map(|r| -> Result<(String, Option<User>), sqlx::Error> {
+                let data: String = r.try_get("session_data")?;
+                let user = match r.try_get::<Option<i32>, _>("id")? {
+                    Some(_) => Some(user_from_row!(&r, has_extra)),
+                    None => None,
+                };
+                Ok((data, user))
+            })
+            .transpose()
+            .map_err(SqlError::from)?
+        });
+        let Some((encoded, user)) = row else {
+            return Ok(None);
+        };
+        let data = sessions.codec().decode(&encoded);
+        let claimed: Option<String> = data
+            .get(sesame_core::auth::SESSION_KEY)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let user = match (claimed, user) {
+            (None, _) => None,
+            (Some(id), Some(u)) if u.id.to_string() == id => Some(u),
+            (Some(id), _) => match Id::parse(&id, IdKind::Int) {
+                Ok(id) => self.get_user(&id).await.map_err(auth_to_store)?,
+                Err(_) => None,
+            },
+        };
+        Ok(Some((data, user)))
+    }
+
+    /// The same result in two queries (the baseline the join is measured against).
+    pub async fn load_then_user(
+        &self,
+        sessions: &crate::SqlSessionStore,
+        key: &str,
+    ) -> Result<
+        Option<(sesame_core::session::SessionData, Option<User>)>,
+        sesame_core::session::StoreError,
+    > {
+        use sesame_core::session::SessionStore;
+        let Some(data) = sessions.load(key).await? else {
+            return Ok(None);
+        };
+        let user = match data
+            .get(sesame_core::auth::SESSION_KEY)
+            .and_then(|v| v.as_str())
+            .and_then(|s| Id::parse(s, IdKind::Int).ok())
+        {
+            Some(id) => self.get_user(&id).await.map_err(auth_to_store)?,
+            None => None,
+        };
+        Ok(Some((data, user)))
     }
 
     fn exact_username(&self) -> &'static str {

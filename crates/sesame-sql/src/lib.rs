@@ -24,4 +24,4 @@ mod sessions;
 pub use auth::{EXTRA_TABLE, SqlAuthStore};
 pub use db::{Backend, ConnectError, Db, PoolSettings};
 pub use schema::{MigrateError, MigrateReport, SchemaState, migrate, schema_state};
-pub use sessions::{CLEAR_BATCH, SqlSessionStore};
+pub use sessions::{CLEAR_BATCH, SESSION_USER_TABLE, SqlSessionStore};

@@ -63,6 +63,8 @@ pub struct MigrateReport {
     pub recorded_migrations: usize,
     /// `sesame_user_extra` was created.
     pub created_extra_table: bool,
+    /// `sesame_session_user` (the session → user index for one-round-trip loads) was created.
+    pub created_session_index: bool,
     /// Default content types and permissions that were missing and were created.
     pub created_permissions: usize,
 }
@@ -168,6 +170,18 @@ pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
         };
         db.execute_raw(ddl).await?;
         report.created_extra_table = true;
+    }
+    if !table_exists(db, crate::sessions::SESSION_USER_TABLE).await? {
+        let ddl = match db.backend() {
+            Backend::MySql => {
+                "CREATE TABLE sesame_session_user (session_key varchar(40) NOT NULL PRIMARY KEY, user_id integer NOT NULL, KEY sesame_session_user_user_id (user_id))"
+            }
+            _ => {
+                "CREATE TABLE sesame_session_user (session_key varchar(40) NOT NULL PRIMARY KEY, user_id integer NOT NULL)"
+            }
+        };
+        db.execute_raw(ddl).await?;
+        report.created_session_index = true;
     }
     report.created_permissions = create_default_rows(db).await?;
     Ok(report)

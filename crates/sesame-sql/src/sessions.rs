@@ -12,12 +12,18 @@ use sqlx::Row;
 /// holds a long lock.
 pub const CLEAR_BATCH: i64 = 1000;
 
+/// Sesame's index from a session to its logged-in user, so that an authenticated request
+/// can load both in one round trip (a join). Django never reads it; sessions Django writes
+/// are simply not in it, and then the user costs a second query.
+pub const SESSION_USER_TABLE: &str = "sesame_session_user";
+
 /// The `db` session engine on SQLite, PostgreSQL or MySQL/MariaDB.
 #[derive(Debug, Clone)]
 pub struct SqlSessionStore {
     db: Db,
     codec: SessionCodec,
     max_size: usize,
+    has_index: std::sync::Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl SqlSessionStore {
@@ -27,7 +33,51 @@ impl SqlSessionStore {
             db,
             codec,
             max_size: 0,
+            has_index: Default::default(),
         }
+    }
+
+    /// The codec (to decode rows fetched elsewhere, e.g. by the session-and-user join).
+    pub fn codec(&self) -> &SessionCodec {
+        &self.codec
+    }
+
+    /// Whether the `sesame_session_user` index exists (checked once).
+    pub async fn has_user_index(&self) -> bool {
+        *self
+            .has_index
+            .get_or_init(|| async {
+                let probe = format!("SELECT 1 FROM {SESSION_USER_TABLE} WHERE 1 = 0");
+                with_pool!(self.db, p => sqlx::query(&probe).fetch_optional(p).await.is_ok())
+            })
+            .await
+    }
+
+    /// Keep `sesame_session_user` in step with the session's `_auth_user_id`.
+    async fn index_user(&self, key: &str, data: &SessionData) -> Result<(), StoreError> {
+        if !self.has_user_index().await {
+            return Ok(());
+        }
+        let user_id = data
+            .get(sesame_core::auth::SESSION_KEY)
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<i64>().ok());
+        let delete = self.db.sql(&format!(
+            "DELETE FROM {SESSION_USER_TABLE} WHERE session_key = ?"
+        ));
+        match user_id {
+            None => {
+                with_pool!(self.db, p => sqlx::query(&delete).bind(key).execute(p).await.map(drop).map_err(SqlError::from)?);
+            }
+            Some(id) => {
+                let upsert = self.db.sql(match self.db.backend() {
+                    crate::Backend::MySql => "INSERT INTO sesame_session_user (session_key, user_id) VALUES (?, ?) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id)",
+                    _ => "INSERT INTO sesame_session_user (session_key, user_id) VALUES (?, ?) ON CONFLICT (session_key) DO UPDATE SET user_id = excluded.user_id",
+                });
+                with_pool!(self.db, p => sqlx::query(&upsert).bind(key).bind(id).execute(p).await.map(drop).map_err(SqlError::from)?);
+            }
+        }
+        Ok(())
     }
 
     /// Refuse encoded sessions over `max_size` bytes (`0` = no limit).
@@ -83,11 +133,21 @@ impl SqlSessionStore {
             total += n;
             progress(total);
             if n < CLEAR_BATCH as u64 {
-                return Ok(total);
+                break;
             }
             // Let other writers in between batches.
             tokio::task::yield_now().await;
         }
+        if self.has_user_index().await {
+            let orphans = format!(
+                "DELETE FROM {SESSION_USER_TABLE} WHERE session_key NOT IN (SELECT session_key FROM django_session)"
+            );
+            self.db
+                .execute_raw(&orphans)
+                .await
+                .map_err(SqlError::from)?;
+        }
+        Ok(total)
     }
 
     /// Every live session key with its expiry, newest first (`sesame session list`).
@@ -140,7 +200,10 @@ impl SessionStore for SqlSessionStore {
             sqlx::query(&sql).bind(key).bind(&encoded).bind_time(record.expire_date).execute(p).await.map(drop)
         });
         match result {
-            Ok(()) => Ok(key.to_owned()),
+            Ok(()) => {
+                self.index_user(key, record.data).await?;
+                Ok(key.to_owned())
+            }
             Err(e) if is_unique_violation(&e) => Err(StoreError::KeyExists),
             Err(e) => Err(SqlError(e).into()),
         }
@@ -161,6 +224,7 @@ impl SessionStore for SqlSessionStore {
                 .map_err(SqlError::from)?.rows_affected()
         });
         if updated > 0 {
+            self.index_user(key, record.data).await?;
             return Ok(key.to_owned());
         }
         if must_exist {

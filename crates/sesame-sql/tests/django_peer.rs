@@ -17,7 +17,12 @@ use std::sync::Arc;
 
 fn peer(t: &TestDb, args: &[&str]) -> Option<(i32, String)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/django-peer");
-    let out = match Command::new(script).arg("--database-url").arg(&t.url).args(args).output() {
+    let out = match Command::new(script)
+        .arg("--database-url")
+        .arg(&t.url)
+        .args(args)
+        .output()
+    {
         Ok(o) => o,
         Err(e) => {
             let msg = format!("cannot run the Django peer {script}: {e}");
@@ -26,7 +31,11 @@ fn peer(t: &TestDb, args: &[&str]) -> Option<(i32, String)> {
             return None;
         }
     };
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some((out.status.code().unwrap_or(-1), text))
 }
 
@@ -48,7 +57,9 @@ async fn sesame_first(kind: Kind) {
     let Some(t) = fresh(kind).await else { return };
     let report = migrate(&t.db).await.unwrap();
     assert!(report.created_schema);
-    let Some((code, out)) = peer(&t, &["check-schema", "--expect-sql", &schema_file(kind)]) else { return };
+    let Some((code, out)) = peer(&t, &["check-schema", "--expect-sql", &schema_file(kind)]) else {
+        return;
+    };
     assert_eq!(code, 0, "Django's view of Sesame's schema:\n{out}");
     let (code, out) = peer(&t, &["migrate"]).unwrap();
     assert_eq!(code, 0, "{out}");
@@ -56,27 +67,62 @@ async fn sesame_first(kind: Kind) {
 
     // A user made by Sesame logs in on Django, with the permission Sesame granted.
     let store = SqlAuthStore::new(t.db.clone()).await.unwrap();
-    let encoded = hashing().make_password("Sesame-made-pw-1".into()).await.unwrap();
-    let u = store.create_user(NewUser::new("from_sesame", "s@example.com", encoded)).await.unwrap();
-    let perm = store.get_permission("auth", "view_user").await.unwrap().unwrap();
+    let encoded = hashing()
+        .make_password("Sesame-made-pw-1".into())
+        .await
+        .unwrap();
+    let u = store
+        .create_user(NewUser::new("from_sesame", "s@example.com", encoded))
+        .await
+        .unwrap();
+    let perm = store
+        .get_permission("auth", "view_user")
+        .await
+        .unwrap()
+        .unwrap();
     store.grant_user_permission(&u.id, &perm.id).await.unwrap();
-    assert_eq!(peer(&t, &["checkpassword", "from_sesame", "Sesame-made-pw-1"]).unwrap().0, 0);
-    assert_eq!(peer(&t, &["checkpassword", "from_sesame", "wrong"]).unwrap().0, 1);
+    assert_eq!(
+        peer(&t, &["checkpassword", "from_sesame", "Sesame-made-pw-1"])
+            .unwrap()
+            .0,
+        0
+    );
+    assert_eq!(
+        peer(&t, &["checkpassword", "from_sesame", "wrong"])
+            .unwrap()
+            .0,
+        1
+    );
     let (code, perms) = peer(&t, &["perms", "from_sesame"]).unwrap();
     assert_eq!((code, perms.trim()), (0, "auth.view_user"));
     // Django can still add rows after Sesame's (sequences and counters are right).
-    let (code, out) = peer(&t, &["createuser", "from_django", "Django-made-pw-1", "--email", "d@example.com"]).unwrap();
+    let (code, out) = peer(
+        &t,
+        &[
+            "createuser",
+            "from_django",
+            "Django-made-pw-1",
+            "--email",
+            "d@example.com",
+        ],
+    )
+    .unwrap();
     assert_eq!(code, 0, "{out}");
     t.drop_db().await;
 }
 
 async fn django_first(kind: Kind) {
     let Some(t) = fresh(kind).await else { return };
-    let Some((code, out)) = peer(&t, &["migrate"]) else { return };
+    let Some((code, out)) = peer(&t, &["migrate"]) else {
+        return;
+    };
     assert_eq!(code, 0, "{out}");
     let report = migrate(&t.db).await.unwrap();
     assert!(!report.created_schema, "Django's schema is left alone");
-    assert_eq!(report.created_permissions, 0, "Django already made the default permissions");
+    assert_eq!(
+        report.created_permissions, 0,
+        "Django already made the default permissions"
+    );
     // Sesame added only its own table; Django still sees exactly its schema.
     let (code, out) = peer(&t, &["check-schema", "--expect-sql", &schema_file(kind)]).unwrap();
     assert_eq!(code, 0, "{out}");
@@ -85,10 +131,17 @@ async fn django_first(kind: Kind) {
     assert_eq!(code, 0, "{out}");
     let store: Arc<dyn AuthStore> = Arc::new(SqlAuthStore::new(t.db.clone()).await.unwrap());
     let backend = ModelBackend::new(store.clone(), hashing());
-    let user = backend.authenticate("dj", "Django-made-pw-1").await.unwrap().expect("Django's user logs in on Sesame");
+    let user = backend
+        .authenticate("dj", "Django-made-pw-1")
+        .await
+        .unwrap()
+        .expect("Django's user logs in on Sesame");
     assert!(user.is_superuser && user.is_staff);
     assert!(backend.authenticate("dj", "nope").await.unwrap().is_none());
-    assert_eq!(backend.user_permissions(&user).await.unwrap().all().len(), 20);
+    assert_eq!(
+        backend.user_permissions(&user).await.unwrap().all().len(),
+        20
+    );
     t.drop_db().await;
 }
 
