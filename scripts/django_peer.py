@@ -24,6 +24,10 @@ this file with it. Usage:
   createuser U P [--email E] [--superuser]   User.objects.create_user/create_superuser; prints pk
   checkpassword U P             exit 0 when authenticate(username=U, password=P) returns the user
   perms U                       sorted user.get_all_permissions(), one per line
+  login U P                     authenticate() + login() + session.save() as LoginView does;
+                                prints the new session key
+  whoami KEY                    load session KEY through SessionMiddleware and
+                                AuthenticationMiddleware; print request.user as JSON
   replay-schema DIR             build Django's schema WITHOUT Django from DIR (the files written
                                 by capture-schema): DDL, django_migrations rows, default rows
   schema-fingerprint            print a detailed catalog dump of Django's tables (for comparing
@@ -340,6 +344,54 @@ def cmd_checkpassword(args):
         return 0
     print("no: authenticate() returned None")
     return 1
+
+
+def _request_with_session(session_key=None):
+    """A request that went through Django's SessionMiddleware (db engine) and
+    AuthenticationMiddleware, the way a view would see it."""
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    if session_key:
+        request.COOKIES["sessionid"] = session_key
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+    return request
+
+
+def cmd_login(args):
+    """authenticate() then login() as LoginView does; save the session; print its key."""
+    from django.contrib.auth import authenticate, login
+
+    request = _request_with_session()
+    user = authenticate(request, username=args.username, password=args.password)
+    if user is None:
+        print("no: authenticate() returned None")
+        return 1
+    login(request, user)
+    request.session.save()
+    print(request.session.session_key)
+    return 0
+
+
+def cmd_whoami(args):
+    """Load the session KEY as Django's middleware would and print request.user as JSON
+    ({"authenticated": false} for AnonymousUser), plus the session's keys."""
+    import logging
+
+    # Django's warnings (e.g. "Session data corrupted") go to stderr, so a test sees why.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    request = _request_with_session(args.session_key)
+    user = request.user  # lazy: runs django.contrib.auth.get_user(), with the hash check
+    out = {"authenticated": bool(user.is_authenticated)}
+    if user.is_authenticated:
+        out.update(id=str(user.pk), username=user.get_username())
+    out["session_keys"] = sorted(request.session.keys())
+    print(json.dumps(out, sort_keys=True))
+    return 0
 
 
 def cmd_perms(args):
@@ -974,6 +1026,11 @@ def main(argv=None):
     p = add("checkpassword", cmd_checkpassword, "exit 0 when authenticate() accepts")
     p.add_argument("username")
     p.add_argument("password")
+    p = add("login", cmd_login, "authenticate() + login() + save; print the session key")
+    p.add_argument("username")
+    p.add_argument("password")
+    p = add("whoami", cmd_whoami, "load a session through Django's middleware; print request.user")
+    p.add_argument("session_key")
     p = add("perms", cmd_perms, "print user.get_all_permissions(), sorted")
     p.add_argument("username")
     p = add("replay-schema", cmd_replay_schema, "create Django's schema from DIR, without Django",

@@ -10,14 +10,17 @@ mod common;
 use common::{Kind, TestDb, fresh};
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
 use sesame_core::auth::store::AuthStore;
-use sesame_core::auth::{ModelBackend, NewUser};
-use sesame_sql::{SqlAuthStore, migrate};
+use sesame_core::auth::{Auth, ModelBackend, NewUser};
+use sesame_core::session::{Session, SessionCodec, SessionConfig, SessionStore};
+use sesame_sql::{SqlAuthStore, SqlSessionStore, migrate};
 use std::process::Command;
 use std::sync::Arc;
 
 fn peer(t: &TestDb, args: &[&str]) -> Option<(i32, String)> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/django-peer");
     let out = match Command::new(script)
+        .env("SESAME_SECRET_KEY", SECRET_KEY)
+        .env("SESAME_TIME_ZONE", "UTC")
         .arg("--database-url")
         .arg(&t.url)
         .args(args)
@@ -37,6 +40,22 @@ fn peer(t: &TestDb, args: &[&str]) -> Option<(i32, String)> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some((out.status.code().unwrap_or(-1), text))
+}
+
+const SECRET_KEY: &str = "shared-by-django-and-sesame";
+
+fn auth(t: &TestDb, store: Arc<dyn AuthStore>) -> (Auth, Arc<dyn SessionStore>) {
+    let sessions: Arc<dyn SessionStore> = Arc::new(SqlSessionStore::new(
+        t.db.clone(),
+        SessionCodec::new(SECRET_KEY),
+    ));
+    let auth = Auth::new(
+        ModelBackend::new(store, hashing()),
+        SECRET_KEY.into(),
+        vec![],
+        sesame_core::auth::MODEL_BACKEND_PATH.into(),
+    );
+    (auth, sessions)
 }
 
 fn schema_file(kind: Kind) -> String {
@@ -95,6 +114,40 @@ async fn sesame_first(kind: Kind) {
     );
     let (code, perms) = peer(&t, &["perms", "from_sesame"]).unwrap();
     assert_eq!((code, perms.trim()), (0, "auth.view_user"));
+    // Sesame logs the user in; Django's middleware accepts that session as that user.
+    let store: Arc<dyn AuthStore> = Arc::new(SqlAuthStore::new(t.db.clone()).await.unwrap());
+    let (auth, sessions) = auth(&t, store);
+    let mut user = auth
+        .authenticate("from_sesame", "Sesame-made-pw-1")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut session = Session::new(sessions, SessionConfig::default(), None);
+    session
+        .insert("cart", serde_json::json!(["Jörg’s 🐍"]))
+        .await
+        .unwrap();
+    auth.login(&mut session, &mut user).await.unwrap();
+    session.save().await.unwrap();
+    let key = session.session_key().unwrap().to_owned();
+    let (code, out) = peer(&t, &["whoami", &key]).unwrap();
+    assert_eq!(code, 0, "{out}");
+    let who: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(who["authenticated"], true, "{out}");
+    assert_eq!(who["username"], "from_sesame");
+    assert_eq!(who["id"], user.id.to_string());
+    assert_eq!(
+        who["session_keys"],
+        serde_json::json!([
+            "_auth_user_backend",
+            "_auth_user_hash",
+            "_auth_user_id",
+            "cart"
+        ])
+    );
+    assert_eq!(user.last_login.is_some(), true);
+
     // Django can still add rows after Sesame's (sequences and counters are right).
     let (code, out) = peer(
         &t,
@@ -141,6 +194,32 @@ async fn django_first(kind: Kind) {
     assert_eq!(
         backend.user_permissions(&user).await.unwrap().all().len(),
         20
+    );
+
+    // Django logs the user in (LoginView's authenticate + login); Sesame reads that session.
+    let (code, out) = peer(&t, &["login", "dj", "Django-made-pw-1"]).unwrap();
+    assert_eq!(code, 0, "{out}");
+    let key = out.lines().next().unwrap_or_default().trim().to_owned();
+    let (auth, sessions) = auth(&t, store);
+    let mut session = Session::new(sessions, SessionConfig::default(), Some(&key));
+    let who = auth
+        .get_user(&mut session)
+        .await
+        .unwrap()
+        .expect("Django's session is a login on Sesame");
+    assert_eq!(who.username, "dj");
+    // The same session under another SECRET_KEY is anonymous, as in Django.
+    let other: Arc<dyn SessionStore> = Arc::new(SqlSessionStore::new(
+        t.db.clone(),
+        SessionCodec::new("another-key"),
+    ));
+    let mut forged = Session::new(other, SessionConfig::default(), Some(&key));
+    assert!(
+        forged
+            .get(sesame_core::auth::SESSION_KEY)
+            .await
+            .unwrap()
+            .is_none()
     );
     t.drop_db().await;
 }
