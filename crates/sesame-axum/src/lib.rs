@@ -1,1 +1,56 @@
-//! The axum/tower web layer. Not built yet: see issue 4.
+//! # sesame-axum
+//!
+//! Django's sessions, authentication, CSRF protection and messages for axum: add one layer,
+//! then take what a handler needs as arguments.
+//!
+//! | Django | Sesame |
+//! |---|---|
+//! | `SessionMiddleware`, `AuthenticationMiddleware`, `CsrfViewMiddleware`, `MessageMiddleware` | [`SesameLayer`] (from [`Sesame::layer`]) |
+//! | `request.session` | [`SessionHandle`] |
+//! | `request.user` | [`CurrentUser`] |
+//! | `authenticate`, `login`, `logout`, `update_session_auth_hash` | [`AuthContext`] |
+//! | `@login_required` | [`LoginRequired`] |
+//! | `@permission_required` | [`PermissionRequired`] with a [`PermissionSet`] |
+//! | `@user_passes_test` | [`UserPassesTest`] with a [`UserTest`] |
+//! | `{% csrf_token %}` | [`CsrfToken`] |
+//! | `messages.*` | [`Messages`] |
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use sesame_axum::{LoginRequired, Sesame};
+//! use sesame_core::session::{MemorySessionStore, SessionCodec};
+//! use sesame_core::settings::Settings;
+//! use std::sync::Arc;
+//!
+//! async fn profile(LoginRequired(user): LoginRequired) -> String {
+//!     format!("Hello, {}", user.username)
+//! }
+//!
+//! let settings = Settings { secret_key: "change me".into(), ..Settings::default() };
+//! let store = Arc::new(MemorySessionStore::new(SessionCodec::from_settings(&settings)));
+//! let app: Router = Router::new()
+//!     .route("/accounts/profile/", get(profile))
+//!     .layer(Sesame::new(settings, store).layer());
+//! ```
+//!
+//! The layer touches no store for a request whose handler never uses the session or the user.
+
+pub mod cookies;
+mod csrf;
+mod error;
+mod extract;
+mod layer;
+mod messages;
+pub mod redirect;
+pub mod throttle;
+
+pub use csrf::{
+    CsrfToken, MAX_FORM_BODY, forbidden as csrf_failure, form_field, get_token, rotate_token,
+};
+pub use error::SesameError;
+pub use extract::{
+    AuthContext, CurrentUser, GuardRejection, LoginError, LoginRequired, PermissionRequired,
+    PermissionSet, SessionHandle, UserPassesTest, UserTest,
+};
+pub use layer::{RequestState, Sesame, SesameLayer, SesameService};
+pub use messages::{MessageState, Messages};

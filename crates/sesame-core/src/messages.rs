@@ -212,6 +212,33 @@ impl CookieStorage {
         (None, messages.to_vec())
     }
 
+    /// Encode as `FallbackStorage` does (`remove_oldest=False`): as many of the *oldest*
+    /// messages as fit, plus the not-finished sentinel when some are left over; the rest are
+    /// returned for the next storage (the session).
+    pub fn encode_keep_oldest_at(
+        &self,
+        messages: &[Message],
+        timestamp: i64,
+    ) -> (Option<String>, Vec<Message>) {
+        if messages.is_empty() {
+            return (None, Vec::new());
+        }
+        let all: Vec<Value> = messages.iter().map(Message::to_json).collect();
+        let encoded = self.encode_list(all.clone(), timestamp);
+        if encoded.len() <= self.max_cookie_size {
+            return (Some(encoded), Vec::new());
+        }
+        for keep in (0..messages.len()).rev() {
+            let mut kept = all[..keep].to_vec();
+            kept.push(Value::from(NOT_FINISHED));
+            let candidate = self.encode_list(kept, timestamp);
+            if candidate.len() <= self.max_cookie_size {
+                return (Some(candidate), messages[keep..].to_vec());
+            }
+        }
+        (None, messages.to_vec())
+    }
+
     /// Decode a cookie value; `None` for a bad signature or payload ("no messages").
     pub fn decode(&self, cookie: &str) -> Option<CookieMessages> {
         let value = self.signer.unsign_object_at(cookie, None, 0.0).ok()?;

@@ -27,7 +27,7 @@ use std::sync::Mutex;
 pub struct MemorySessionStore {
     codec: SessionCodec,
     max_size: usize,
-    records: Mutex<HashMap<String, (String, DateTime<Utc>)>>,
+    records: std::sync::Arc<Mutex<HashMap<String, (String, DateTime<Utc>)>>>,
 }
 
 impl MemorySessionStore {
@@ -36,7 +36,17 @@ impl MemorySessionStore {
         Self {
             codec,
             max_size: 0,
-            records: Mutex::new(HashMap::new()),
+            records: Default::default(),
+        }
+    }
+
+    /// A store over the same records with another codec: what a process sees after its
+    /// `SECRET_KEY` rotates (the new key, with the old one among the fallbacks).
+    pub fn with_codec(&self, codec: SessionCodec) -> Self {
+        Self {
+            codec,
+            max_size: self.max_size,
+            records: self.records.clone(),
         }
     }
 

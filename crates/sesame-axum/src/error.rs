@@ -1,0 +1,77 @@
+//! Errors of the web layer, and the status each one answers with.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use sesame_core::auth::{AuthError, AuthStoreError};
+use sesame_core::session::StoreError;
+
+/// What can go wrong around a request. 4xx for the client's mistakes, 503 when a store is
+/// down (with no detail in the body: that goes to the log).
+#[derive(Debug, thiserror::Error)]
+pub enum SesameError {
+    /// The session record vanished mid-request (Django's `SessionInterrupted`).
+    #[error(
+        "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example."
+    )]
+    SessionInterrupted,
+    /// The session is over the store's size limit.
+    #[error("the session is too large")]
+    SessionTooLarge,
+    /// A store is unavailable or failed.
+    #[error("a store failed: {0}")]
+    Store(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// `SesameLayer` is not installed around this route.
+    #[error("SesameLayer is missing around this route")]
+    MissingLayer,
+}
+
+impl From<StoreError> for SesameError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::RecordMissing => SesameError::SessionInterrupted,
+            StoreError::TooLarge { .. } => SesameError::SessionTooLarge,
+            other => SesameError::Store(other.to_string()),
+        }
+    }
+}
+
+impl From<AuthStoreError> for SesameError {
+    fn from(e: AuthStoreError) -> Self {
+        SesameError::Store(e.to_string())
+    }
+}
+
+impl From<AuthError> for SesameError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Session(s) => s.into(),
+            other => SesameError::Store(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for SesameError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            SesameError::SessionInterrupted | SesameError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            SesameError::SessionTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            SesameError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SesameError::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let body = match &self {
+            SesameError::Store(detail) => {
+                tracing::error!(target: "sesame", error = %detail, "store failure");
+                "The service is temporarily unavailable. Please try again.".to_owned()
+            }
+            SesameError::MissingLayer => {
+                tracing::error!(target: "sesame", "SesameLayer is missing around this route");
+                "Server error.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        (status, body).into_response()
+    }
+}
