@@ -286,36 +286,38 @@ async fn finish(
             delete_cookie(&settings.session_cookie_name, &inner.cookie),
         );
         vary = true;
-    } else if (session.modified() || settings.session_save_every_request) && !session.is_empty() {
-        if response.status().as_u16() < 500 {
-            let browser_close = match session.get_expire_at_browser_close().await {
-                Ok(b) => b,
+    } else if (session.modified() || settings.session_save_every_request)
+        && !session.is_empty()
+        // On a 5xx response nothing is saved and no cookie is set, as in Django.
+        && response.status().as_u16() < 500
+    {
+        let browser_close = match session.get_expire_at_browser_close().await {
+            Ok(b) => b,
+            Err(e) => return SesameError::from(e).into_response_checked(),
+        };
+        let max_age = if browser_close {
+            None
+        } else {
+            match session.get_expiry_age().await {
+                Ok(a) => Some(a),
                 Err(e) => return SesameError::from(e).into_response_checked(),
-            };
-            let max_age = if browser_close {
-                None
-            } else {
-                match session.get_expiry_age().await {
-                    Ok(a) => Some(a),
-                    Err(e) => return SesameError::from(e).into_response_checked(),
-                }
-            };
-            if let Err(e) = session.save().await {
-                return SesameError::from(e).into_response_checked();
             }
-            if let Some(key) = session.session_key() {
-                push_cookie(
-                    &mut response,
-                    set_cookie(
-                        &settings.session_cookie_name,
-                        key,
-                        max_age,
-                        Utc::now(),
-                        &inner.cookie,
-                    ),
-                );
-                vary = true;
-            }
+        };
+        if let Err(e) = session.save().await {
+            return SesameError::from(e).into_response_checked();
+        }
+        if let Some(key) = session.session_key() {
+            push_cookie(
+                &mut response,
+                set_cookie(
+                    &settings.session_cookie_name,
+                    key,
+                    max_age,
+                    Utc::now(),
+                    &inner.cookie,
+                ),
+            );
+            vary = true;
         }
     }
     drop(session);

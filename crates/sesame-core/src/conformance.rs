@@ -5,6 +5,9 @@
 //! Enabled by the `conformance` feature (tests only). The cases panic with a message naming
 //! the store and the case.
 
+// A test suite: a failure is a panic naming the store and the case.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use crate::auth::store::{AuthStore, AuthStoreError, create_default_permissions};
 use crate::auth::{Id, NewUser, UserField};
 use crate::session::{SessionData, SessionRecord, SessionStore, StoreError, new_session_key};

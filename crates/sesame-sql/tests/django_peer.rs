@@ -146,7 +146,7 @@ async fn sesame_first(kind: Kind) {
             "cart"
         ])
     );
-    assert_eq!(user.last_login.is_some(), true);
+    assert!(user.last_login.is_some());
 
     // Django can still add rows after Sesame's (sequences and counters are right).
     let (code, out) = peer(

@@ -12,6 +12,10 @@
 
 pub use sesame_core as core;
 
+/// The axum layer, extractors and guards (feature `axum`, on by default).
+#[cfg(feature = "axum")]
+pub use sesame_axum as axum;
+
 /// The SQL stores (feature `sql`, on by default).
 #[cfg(feature = "sql")]
 pub use sesame_sql as sql;

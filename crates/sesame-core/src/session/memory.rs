@@ -27,8 +27,11 @@ use std::sync::Mutex;
 pub struct MemorySessionStore {
     codec: SessionCodec,
     max_size: usize,
-    records: std::sync::Arc<Mutex<HashMap<String, (String, DateTime<Utc>)>>>,
+    records: std::sync::Arc<Mutex<Records>>,
 }
+
+/// Encoded `session_data` and `expire_date` by key.
+type Records = HashMap<String, (String, DateTime<Utc>)>;
 
 impl MemorySessionStore {
     /// An empty store with no size limit.
@@ -66,7 +69,7 @@ impl MemorySessionStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, DateTime<Utc>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         // A panic while holding the lock cannot leave a half-written entry behind, so the
         // map is still consistent after poisoning.
         self.records.lock().unwrap_or_else(|e| e.into_inner())
