@@ -26,7 +26,7 @@ mod scrypt;
 pub use argon2::Argon2Hasher;
 pub use bcrypt::{BcryptHasher, BcryptSha256Hasher};
 pub use legacy::{Md5Hasher, Sha1Hasher, UnsaltedMd5Hasher, UnsaltedSha1Hasher};
-pub use pbkdf2::{Pbkdf2Hasher, pbkdf2_iterations};
+pub use pbkdf2::{Pbkdf2Hasher, pbkdf2_iterations, sha_extensions};
 pub use pool::PasswordHashing;
 pub use scrypt::ScryptHasher;
 
