@@ -173,21 +173,39 @@ mod tests {
     /// Both back ends give the same bytes, whichever this CPU picks.
     #[test]
     fn ring_and_rustcrypto_agree() {
-        for (pw, salt, n) in [("password", "seasalt", 1), ("pässwörd-ß-日本", "Q3ynwEYyGVZ81z4e3eV9Pa", 1000), ("", "s", 7)] {
+        for (pw, salt, n) in [
+            ("password", "seasalt", 1),
+            ("pässwörd-ß-日本", "Q3ynwEYyGVZ81z4e3eV9Pa", 1000),
+            ("", "s", 7),
+        ] {
             let it = NonZeroU32::new(n).unwrap();
             let mut a = [0u8; 32];
             let mut b = [0u8; 32];
-            ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, it, salt.as_bytes(), pw.as_bytes(), &mut a);
+            ring::pbkdf2::derive(
+                ring::pbkdf2::PBKDF2_HMAC_SHA256,
+                it,
+                salt.as_bytes(),
+                pw.as_bytes(),
+                &mut a,
+            );
             pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw.as_bytes(), salt.as_bytes(), n, &mut b);
             assert_eq!(a, b);
             let mut c = [0u8; 20];
             let mut d = [0u8; 20];
-            ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA1, it, salt.as_bytes(), pw.as_bytes(), &mut c);
+            ring::pbkdf2::derive(
+                ring::pbkdf2::PBKDF2_HMAC_SHA1,
+                it,
+                salt.as_bytes(),
+                pw.as_bytes(),
+                &mut c,
+            );
             pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pw.as_bytes(), salt.as_bytes(), n, &mut d);
             assert_eq!(c, d);
         }
         assert_eq!(
-            Pbkdf2Hasher::sha256(1).encode("password", "seasalt").unwrap(),
+            Pbkdf2Hasher::sha256(1)
+                .encode("password", "seasalt")
+                .unwrap(),
             "pbkdf2_sha256$1$seasalt$YQUqaoGGIdcjQtCPUVvu1oIcyb7WgPW9b7k/hvRudOk="
         );
     }
