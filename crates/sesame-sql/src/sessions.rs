@@ -139,9 +139,18 @@ impl SqlSessionStore {
             tokio::task::yield_now().await;
         }
         if self.has_user_index().await {
-            let orphans = format!(
-                "DELETE FROM {SESSION_USER_TABLE} WHERE session_key NOT IN (SELECT session_key FROM django_session)"
-            );
+            // An anti-join on the primary key: `NOT IN` would degrade to a quadratic scan on
+            // PostgreSQL once the key list outgrows work_mem.
+            let orphans = match self.db.backend() {
+                crate::Backend::MySql => format!(
+                    "DELETE su FROM {SESSION_USER_TABLE} su LEFT JOIN django_session s \
+                     ON s.session_key = su.session_key WHERE s.session_key IS NULL"
+                ),
+                _ => format!(
+                    "DELETE FROM {SESSION_USER_TABLE} WHERE NOT EXISTS \
+                     (SELECT 1 FROM django_session s WHERE s.session_key = {SESSION_USER_TABLE}.session_key)"
+                ),
+            };
             self.db
                 .execute_raw(&orphans)
                 .await
