@@ -18,7 +18,10 @@ use sesame_sql::{Backend, Db, PoolSettings, SqlAuthStore, SqlSessionStore, migra
 use std::time::{Duration, Instant};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -36,7 +39,8 @@ async fn fill(db: &Db, users: usize, sessions: usize, codec: &SessionCodec) -> V
     let backend = db.backend();
     let t0 = Instant::now();
     let now = Utc::now();
-    let pw = "pbkdf2_sha256$1000000$benchsaltbenchsaltbe$3L0Ly7Yt8D3x2o2yYgpZSXv4cdGkHkCw0eYgF1XU0u8=";
+    let pw =
+        "pbkdf2_sha256$1000000$benchsaltbenchsaltbe$3L0Ly7Yt8D3x2o2yYgpZSXv4cdGkHkCw0eYgF1XU0u8=";
     for chunk in (0..users).collect::<Vec<_>>().chunks(1000) {
         let rows: Vec<String> = chunk
             .iter()
@@ -44,8 +48,16 @@ async fn fill(db: &Db, users: usize, sessions: usize, codec: &SessionCodec) -> V
                 format!(
                     "('{pw}', NULL, {f}, 'user{i}', '', '', 'user{i}@example.com', {f}, {t}, {})",
                     ts(backend, now),
-                    f = if backend == Backend::Postgres { "false" } else { "0" },
-                    t = if backend == Backend::Postgres { "true" } else { "1" },
+                    f = if backend == Backend::Postgres {
+                        "false"
+                    } else {
+                        "0"
+                    },
+                    t = if backend == Backend::Postgres {
+                        "true"
+                    } else {
+                        "1"
+                    },
                 )
             })
             .collect();
@@ -78,7 +90,10 @@ async fn fill(db: &Db, users: usize, sessions: usize, codec: &SessionCodec) -> V
             if live && live_keys.len() < 20_000 {
                 live_keys.push(key.clone());
             }
-            rows.push(format!("('{key}', '{encoded}', {})", if live { &live_until } else { &dead_until }));
+            rows.push(format!(
+                "('{key}', '{encoded}', {})",
+                if live { &live_until } else { &dead_until }
+            ));
             index.push(format!("('{key}', {user})"));
         }
         db.execute_raw(&format!(
@@ -112,7 +127,10 @@ async fn measure(name: &str, db: Db, users: usize, sessions: usize) {
 
     // Warm up, then interleave the two ways over the same random keys.
     for k in keys.iter().take(500) {
-        auth.load_session_with_user(&store, k).await.unwrap().unwrap();
+        auth.load_session_with_user(&store, k)
+            .await
+            .unwrap()
+            .unwrap();
         auth.load_then_user(&store, k).await.unwrap().unwrap();
     }
     let mut join = Vec::new();
@@ -124,7 +142,11 @@ async fn measure(name: &str, db: Db, users: usize, sessions: usize) {
         state ^= state << 17;
         let k = &keys[(state % keys.len() as u64) as usize];
         let t = Instant::now();
-        let (_, u) = auth.load_session_with_user(&store, k).await.unwrap().unwrap();
+        let (_, u) = auth
+            .load_session_with_user(&store, k)
+            .await
+            .unwrap()
+            .unwrap();
         join.push(t.elapsed());
         assert!(u.is_some());
         let t = Instant::now();
@@ -134,7 +156,12 @@ async fn measure(name: &str, db: Db, users: usize, sessions: usize) {
     }
     join.sort();
     two.sort();
-    let (j50, j99, t50, t99) = (percentile(&join, 0.5), percentile(&join, 0.99), percentile(&two, 0.5), percentile(&two, 0.99));
+    let (j50, j99, t50, t99) = (
+        percentile(&join, 0.5),
+        percentile(&join, 0.99),
+        percentile(&two, 0.5),
+        percentile(&two, 0.99),
+    );
     println!(
         "{name:<10} session+user  join p50 {:>8.1} µs  p99 {:>8.1} µs | two queries p50 {:>8.1} µs  p99 {:>8.1} µs | join/two p50 {:.2}",
         j50.as_secs_f64() * 1e6,
@@ -160,27 +187,41 @@ async fn measure(name: &str, db: Db, users: usize, sessions: usize) {
 async fn main() {
     let users = env_usize("SESAME_BENCH_USERS", 100_000);
     let sessions = env_usize("SESAME_BENCH_SESSIONS", 1_000_000);
-    println!("sql bench: {users} users, {sessions} sessions (half expired), 10,000 timed loads each way");
+    println!(
+        "sql bench: {users} users, {sessions} sessions (half expired), 10,000 timed loads each way"
+    );
 
     let path = std::env::temp_dir().join(format!("sesame-bench-{}.sqlite3", std::process::id()));
-    let sqlite = Db::connect(&format!("sqlite://{}", path.display()), PoolSettings::default()).await.unwrap();
+    let sqlite = Db::connect(
+        &format!("sqlite://{}", path.display()),
+        PoolSettings::default(),
+    )
+    .await
+    .unwrap();
     measure("sqlite", sqlite.clone(), users, sessions).await;
     sqlite.close().await;
     for s in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{s}", path.display()));
     }
 
-    let admin_url = std::env::var("SESAME_BENCH_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = std::env::var("SESAME_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     match Db::connect(&admin_url, PoolSettings::default()).await {
         Err(e) => println!("postgres   SKIPPED: {e}"),
         Ok(admin) => {
             let name = format!("sesame_bench_{}", std::process::id());
-            admin.execute_raw(&format!("CREATE DATABASE {name}")).await.unwrap();
+            admin
+                .execute_raw(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
             let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
             let db = Db::connect(&url, PoolSettings::default()).await.unwrap();
             measure("postgres", db.clone(), users, sessions).await;
             db.close().await;
-            admin.execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)")).await.unwrap();
+            admin
+                .execute_raw(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .await
+                .unwrap();
         }
     }
 }

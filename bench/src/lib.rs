@@ -1,1 +1,94 @@
-//! Benchmarks live in `benches/`; see `bench/README.md`.
+//! Shared inputs for Sesame's benchmarks.
+//!
+//! The benches themselves live in `benches/` (`core.rs`: signing, sessions and every password
+//! hasher through criterion; `pbkdf2.rs`: PBKDF2-HMAC-SHA256 at 1,000,000 iterations, Sesame
+//! against `ring`, the pure-Rust crates, optionally `aws-lc-rs` and Python's `hashlib`, side by
+//! side in one process). `bench/python_side.py` times Django's own functions on the same data,
+//! which is read from `bench/inputs.json` by both sides; `bench/run-core.sh` runs everything
+//! and prints the ratios. See `bench/README.md`.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// The text of `bench/inputs.json`, compiled in.
+pub const INPUTS_JSON: &str = include_str!("../inputs.json");
+
+/// The inputs every bench uses, on the Rust and on the Python side alike.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Inputs {
+    /// `SECRET_KEY` for signing and sessions.
+    pub secret_key: String,
+    /// The salt of the plain `Signer` benches.
+    pub signer_salt: String,
+    /// The string `Signer::sign` signs.
+    pub signer_value: String,
+    /// The object `dumps` / `loads` round-trip (a small dict).
+    pub small_object: Value,
+    /// A session right after `login()`: three keys.
+    pub login_session: Map<String, Value>,
+    /// A ~2 KB session (a shopping cart and a few more keys) that zlib compresses to a quarter.
+    pub large_session: Map<String, Value>,
+    /// The password every hasher hashes.
+    pub password: String,
+    /// The salt of the salted hashers (22 characters, as Django makes them).
+    pub salt: String,
+    /// The salt of the bcrypt hashers: `$2b$12$` and 22 characters.
+    pub bcrypt_salt: String,
+    /// PBKDF2 iterations (Django 5.2's default, 1,000,000).
+    pub pbkdf2_iterations: u32,
+    /// The hashers to time, by Django algorithm name, in `PASSWORD_HASHERS` order: Django 5.2's
+    /// defaults, then `bcrypt` and `md5`.
+    pub hashers: Vec<String>,
+}
+
+impl Inputs {
+    /// Parse [`INPUTS_JSON`].
+    pub fn load() -> Result<Self, serde_json::Error> {
+        serde_json::from_str(INPUTS_JSON)
+    }
+
+    /// The salt to hash with for `algorithm`: bcrypt takes its own salt format.
+    pub fn salt_for(&self, algorithm: &str) -> &str {
+        if algorithm.starts_with("bcrypt") {
+            &self.bcrypt_salt
+        } else {
+            &self.salt
+        }
+    }
+}
+
+/// The median of `samples` (the mean of the two middle ones for an even count), `0` if empty.
+pub fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_parse() {
+        let inputs = Inputs::load();
+        assert!(inputs.is_ok(), "{inputs:?}");
+        if let Ok(i) = inputs {
+            assert_eq!(i.salt.len(), 22);
+            assert_eq!(i.login_session.len(), 3);
+            assert_eq!(i.salt_for("bcrypt_sha256"), i.bcrypt_salt);
+            assert_eq!(i.hashers.len(), 7);
+        }
+    }
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+    }
+}
