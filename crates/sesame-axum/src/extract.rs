@@ -118,12 +118,7 @@ async fn permissions(state: &RequestState, user: &User) -> Result<UserPermission
     };
     Ok(state
         .perms
-        .get_or_try_init(|| async {
-            auth.backend()
-                .user_permissions(user)
-                .await
-                .map_err(SesameError::from)
-        })
+        .get_or_try_init(|| async { auth.user_permissions(user).await.map_err(SesameError::from) })
         .await?
         .clone())
 }

@@ -90,6 +90,7 @@ macro_rules! user_from_row {
             extra: extra
                 .and_then(|e| serde_json::from_str(&e).ok())
                 .unwrap_or_default(),
+            backend: None,
         }
     }};
 }

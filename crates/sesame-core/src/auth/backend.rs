@@ -23,11 +23,40 @@ pub enum AuthError {
     Hash(#[from] HashError),
 }
 
+/// An authentication backend, as listed in Django's `AUTHENTICATION_BACKENDS`: it checks
+/// credentials, finds the user of a session, and knows the user's permissions. [`super::Auth`]
+/// tries a chain of them in order and records the one that accepted in
+/// `_auth_user_backend`.
+#[async_trait::async_trait]
+pub trait AuthenticationBackend: Send + Sync + 'static {
+    /// The dotted path written into `_auth_user_backend` (Django accepts a session only if
+    /// it names one of its own backends).
+    fn path(&self) -> &str;
+
+    /// `authenticate(username=..., password=...)`: `Ok(None)` for "not me / wrong".
+    async fn authenticate(&self, username: &str, password: &str)
+    -> Result<Option<User>, AuthError>;
+
+    /// `get_user(user_id)` for the id stored in the session (a string).
+    async fn get_user(&self, id: &str) -> Result<Option<User>, AuthError>;
+
+    /// The user's permissions.
+    async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError>;
+
+    /// Record a successful login (`last_login`).
+    async fn user_logged_in(
+        &self,
+        user: &User,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AuthError>;
+}
+
 /// `django.contrib.auth.backends.ModelBackend` over an [`AuthStore`].
 #[derive(Clone)]
 pub struct ModelBackend {
     store: Arc<dyn AuthStore>,
     hashing: PasswordHashing,
+    path: String,
 }
 
 impl std::fmt::Debug for ModelBackend {
@@ -41,7 +70,17 @@ impl std::fmt::Debug for ModelBackend {
 impl ModelBackend {
     /// A backend over a store, hashing on the given pool.
     pub fn new(store: Arc<dyn AuthStore>, hashing: PasswordHashing) -> Self {
-        Self { store, hashing }
+        Self {
+            store,
+            hashing,
+            path: super::MODEL_BACKEND_PATH.to_owned(),
+        }
+    }
+
+    /// Write another path into `_auth_user_backend` (`SESAME_AUTH_BACKEND_PATH`).
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
     }
 
     /// The store.
@@ -102,6 +141,40 @@ impl ModelBackend {
             is_superuser: user.is_superuser,
             perms,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl AuthenticationBackend for ModelBackend {
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AuthError> {
+        ModelBackend::authenticate(self, username, password).await
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, AuthError> {
+        match Id::parse(id, self.store.user_id_kind()) {
+            Ok(id) => ModelBackend::get_user(self, &id).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError> {
+        ModelBackend::user_permissions(self, user).await
+    }
+
+    async fn user_logged_in(
+        &self,
+        user: &User,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AuthError> {
+        Ok(self.store.update_last_login(&user.id, at).await?)
     }
 }
 

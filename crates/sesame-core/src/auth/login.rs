@@ -1,12 +1,13 @@
 //! Login state in the session (`django.contrib.auth.login`, `logout`, `get_user`,
 //! `update_session_auth_hash`), independent of any web framework.
 
-use super::backend::{AuthError, ModelBackend};
-use super::{Id, User};
+use super::User;
+use super::backend::{AuthError, AuthenticationBackend, ModelBackend, UserPermissions};
 use crate::crypto::constant_time_compare;
 use crate::session::Session;
 use chrono::Utc;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// `SESSION_KEY`: the user's primary key, always a string.
 pub const SESSION_KEY: &str = "_auth_user_id";
@@ -17,43 +18,84 @@ pub const HASH_SESSION_KEY: &str = "_auth_user_hash";
 /// Django's default backend path; Django accepts only sessions naming a backend it has.
 pub const MODEL_BACKEND_PATH: &str = "django.contrib.auth.backends.ModelBackend";
 
-/// Login, logout and the session user, with the keys that sign the session auth hash.
-#[derive(Debug, Clone)]
+/// Login, logout and the session user over a chain of backends
+/// (`AUTHENTICATION_BACKENDS`), with the keys that sign the session auth hash.
+#[derive(Clone)]
 pub struct Auth {
-    backend: ModelBackend,
+    backends: Vec<Arc<dyn AuthenticationBackend>>,
     secret_key: String,
     fallback_keys: Vec<String>,
-    backend_path: String,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&str> = self.backends.iter().map(|b| b.path()).collect();
+        f.debug_struct("Auth").field("backends", &paths).finish()
+    }
 }
 
 impl Auth {
-    /// `backend_path` is what goes into `_auth_user_backend` (and the only path accepted).
+    /// One `ModelBackend`; `backend_path` is what goes into `_auth_user_backend`.
     pub fn new(
         backend: ModelBackend,
         secret_key: String,
         fallback_keys: Vec<String>,
         backend_path: String,
     ) -> Self {
-        Self {
-            backend,
+        Self::with_backends(
+            vec![Arc::new(backend.with_path(backend_path))],
             secret_key,
             fallback_keys,
-            backend_path,
+        )
+    }
+
+    /// A chain of backends, tried in order.
+    pub fn with_backends(
+        backends: Vec<Arc<dyn AuthenticationBackend>>,
+        secret_key: String,
+        fallback_keys: Vec<String>,
+    ) -> Self {
+        Self {
+            backends,
+            secret_key,
+            fallback_keys,
         }
     }
 
-    /// The backend.
-    pub fn backend(&self) -> &ModelBackend {
-        &self.backend
+    /// The backends, in order.
+    pub fn backends(&self) -> &[Arc<dyn AuthenticationBackend>] {
+        &self.backends
     }
 
-    /// `authenticate(username, password)`.
+    fn backend_for(&self, user: &User) -> Option<&Arc<dyn AuthenticationBackend>> {
+        match &user.backend {
+            Some(path) => self.backends.iter().find(|b| b.path() == path),
+            None => self.backends.first(),
+        }
+    }
+
+    /// `authenticate(username, password)`: the first backend that accepts wins, and the user
+    /// remembers which one it was (Django's `user.backend`).
     pub async fn authenticate(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Option<User>, AuthError> {
-        self.backend.authenticate(username, password).await
+        for backend in &self.backends {
+            if let Some(mut user) = backend.authenticate(username, password).await? {
+                user.backend = Some(backend.path().to_owned());
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The user's permissions, from the backend that authenticated them.
+    pub async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError> {
+        match self.backend_for(user) {
+            Some(b) => b.user_permissions(user).await,
+            None => Ok(UserPermissions::anonymous()),
+        }
     }
 
     /// `login(request, user)`: flush when another user (or a stale hash) was logged in, else
@@ -78,19 +120,25 @@ impl Auth {
             Some(true) => {}
             None => session.cycle_key().await?,
         }
+        let backend = self
+            .backend_for(user)
+            .ok_or_else(|| {
+                AuthError::Store(super::AuthStoreError::NotFound(
+                    "an authentication backend".into(),
+                ))
+            })?
+            .clone();
         session
             .insert(SESSION_KEY, Value::from(user.id.to_string()))
             .await?;
         session
-            .insert(BACKEND_SESSION_KEY, Value::from(self.backend_path.clone()))
+            .insert(BACKEND_SESSION_KEY, Value::from(backend.path().to_owned()))
             .await?;
         session.insert(HASH_SESSION_KEY, Value::from(hash)).await?;
         let now = Utc::now();
-        self.backend
-            .store()
-            .update_last_login(&user.id, now)
-            .await?;
+        backend.user_logged_in(user, now).await?;
         user.last_login = Some(now);
+        user.backend = Some(backend.path().to_owned());
         Ok(())
     }
 
@@ -112,18 +160,20 @@ impl Auth {
         ) else {
             return Ok(None);
         };
-        if backend.as_str() != Some(self.backend_path.as_str()) {
-            return Ok(None);
-        }
-        let Some(id) = id
+        // A session naming a backend that is not configured is anonymous (and left alone).
+        let Some(backend) = backend
             .as_str()
-            .and_then(|s| Id::parse(s, self.backend.store().user_id_kind()).ok())
+            .and_then(|path| self.backends.iter().find(|b| b.path() == path))
         else {
             return Ok(None);
         };
-        let Some(user) = self.backend.get_user(&id).await? else {
+        let Some(id) = id.as_str() else {
             return Ok(None);
         };
+        let Some(mut user) = backend.get_user(id).await? else {
+            return Ok(None);
+        };
+        user.backend = Some(backend.path().to_owned());
         let stored = session.get(HASH_SESSION_KEY).await?;
         let stored = stored.as_ref().and_then(Value::as_str).unwrap_or_default();
         let current = user.get_session_auth_hash(&self.secret_key);

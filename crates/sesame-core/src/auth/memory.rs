@@ -100,6 +100,7 @@ impl AuthStore for MemoryAuthStore {
             is_active: new.is_active,
             date_joined: Utc::now(),
             extra: new.extra,
+            backend: None,
         };
         inner.users.insert(id, user.clone());
         Ok(user)

@@ -34,7 +34,7 @@ mod unicode_tables;
 pub mod user;
 pub mod validators;
 
-pub use backend::{AuthError, ModelBackend, UserPermissions};
+pub use backend::{AuthError, AuthenticationBackend, ModelBackend, UserPermissions};
 pub use login::{Auth, BACKEND_SESSION_KEY, HASH_SESSION_KEY, MODEL_BACKEND_PATH, SESSION_KEY};
 pub use memory::MemoryAuthStore;
 pub use store::{AuthStore, AuthStoreError, create_default_permissions};

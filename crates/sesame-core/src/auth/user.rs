@@ -134,6 +134,9 @@ pub struct User {
     /// Profile fields beyond Django's.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extra: serde_json::Map<String, Value>,
+    /// The backend that authenticated this user (Django's `user.backend`); not stored.
+    #[serde(skip)]
+    pub backend: Option<String>,
 }
 
 mod id_as_string {
