@@ -312,6 +312,16 @@ async fn build(
         .route("/api/whoami", get(|LoginRequired(u): LoginRequired| async move { axum::Json(json!({"username": u.username})) }))
         .route("/publish", get(|p: PermissionRequired<CanPublish>| async move { p.0.username }))
         .route("/whoami", get(|u: CurrentUser| async move { u.0.map(|u| u.username).unwrap_or_default() }))
+        .route("/password-change", post({
+            let users = users.clone();
+            move |a: AuthContext, LoginRequired(mut u): LoginRequired| async move {
+                // What PasswordChangeView does after the form validates.
+                let encoded = format!("md5$changedsaltchangedsalt12${}", "0".repeat(32));
+                users.set_password(&u.id, &encoded).await.unwrap();
+                u.password = encoded;
+                a.update_session_auth_hash(&u).await.map(|_| "changed")
+            }
+        }))
         .route("/msg/add", get(|m: Messages| async move { m.success("Saved!"); m.info("Hello ’ 🐍"); "added" }))
         .route("/msg/show", get(|m: Messages| async move {
             m.take().await.map(|ms| ms.iter().map(|m| m.message.clone()).collect::<Vec<_>>().join("|"))
@@ -601,6 +611,46 @@ async fn password_change_ends_other_sessions() {
         "a changed password ends the session (hash mismatch → flush)"
     );
     assert!(r.cookie("sessionid").unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn update_session_auth_hash_keeps_this_session_only() {
+    let app = start(Settings::default()).await;
+    let (mut here, mut there) = (Jar::default(), Jar::default());
+    for jar in [&mut here, &mut there] {
+        let t = app.csrf_token(jar).await;
+        app.post_form(
+            "/accounts/login/",
+            jar,
+            &[
+                ("username", "alice"),
+                ("password", "alice-pass-1"),
+                ("csrfmiddlewaretoken", &t),
+            ],
+        )
+        .await;
+    }
+    let before = here.0["sessionid"].clone();
+    let t = app.csrf_token(&mut here).await;
+    let r = app
+        .post_form(
+            "/password-change",
+            &mut here,
+            &[("csrfmiddlewaretoken", &t)],
+        )
+        .await;
+    assert_eq!(r.body, "changed");
+    assert_ne!(here.0["sessionid"], before, "the key is cycled");
+    assert_eq!(
+        app.get("/whoami", &mut here).await.body,
+        "alice",
+        "this session stays logged in"
+    );
+    assert_eq!(
+        app.get("/whoami", &mut there).await.body,
+        "",
+        "the other one ends"
+    );
 }
 
 #[tokio::test]
