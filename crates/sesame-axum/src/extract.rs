@@ -106,6 +106,23 @@ async fn current_user(state: &RequestState) -> Result<Option<User>, SesameError>
         .user
         .get_or_try_init(|| async {
             let mut session = state.session.lock().await;
+            // One round trip for both when the store can, and the session is not loaded yet.
+            if let (Some(loader), false, Some(key)) = (
+                state.sesame.inner.session_user.as_ref(),
+                session.is_loaded(),
+                session.session_key().map(str::to_owned),
+            ) {
+                let found = loader.load_session_with_user(&key).await?;
+                let (data, user) = match found {
+                    Some((d, u)) => (Some(d), u),
+                    None => (None, None),
+                };
+                session.set_loaded(data);
+                return auth
+                    .get_user_prefetched(&mut session, user)
+                    .await
+                    .map_err(SesameError::from);
+            }
             auth.get_user(&mut session).await.map_err(SesameError::from)
         })
         .await?;

@@ -46,6 +46,7 @@ pub(crate) struct Inner {
     pub(crate) cookie: CookieAttributes,
     pub(crate) api_prefix: String,
     pub(crate) throttle: crate::throttle::Throttle,
+    pub(crate) session_user: Option<Arc<dyn sesame_core::session::SessionUserStore>>,
 }
 
 impl Sesame {
@@ -67,6 +68,7 @@ impl Sesame {
                 auth: None,
                 cookie,
                 api_prefix: "/api/".into(),
+                session_user: None,
             }),
         }
     }
@@ -82,6 +84,7 @@ impl Sesame {
                 cookie: shared.cookie.clone(),
                 api_prefix: shared.api_prefix.clone(),
                 throttle: shared.throttle.clone(),
+                session_user: shared.session_user.clone(),
             },
         };
         f(&mut inner);
@@ -93,6 +96,15 @@ impl Sesame {
     /// Add authentication (the user, login, logout, guards).
     pub fn with_auth(self, auth: Auth) -> Self {
         self.map(|i| i.auth = Some(auth))
+    }
+
+    /// Load the session and its user in one round trip when a request needs both (e.g.
+    /// `sesame_sql::SqlSessionWithUser` over the same database as the session store).
+    pub fn with_session_user_store(
+        self,
+        store: Arc<dyn sesame_core::session::SessionUserStore>,
+    ) -> Self {
+        self.map(|i| i.session_user = Some(store))
     }
 
     /// Routes under this prefix answer `401` JSON instead of redirecting to the login page.

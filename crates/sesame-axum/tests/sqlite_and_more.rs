@@ -54,13 +54,20 @@ async fn app(settings: Settings) -> (Router, Arc<SqlAuthStore>, std::path::PathB
         db,
         SessionCodec::from_settings(&settings),
     ));
+    // The session and its user in one round trip.
+    let joined = Arc::new(sesame_sql::SqlSessionWithUser {
+        sessions: (*sessions).clone(),
+        auth: (*users).clone(),
+    });
     let auth = Auth::new(
         ModelBackend::new(users.clone(), hashing),
         settings.secret_key.clone(),
         vec![],
         sesame_core::auth::MODEL_BACKEND_PATH.into(),
     );
-    let sesame = Sesame::new(settings, sessions).with_auth(auth);
+    let sesame = Sesame::new(settings, sessions)
+        .with_auth(auth)
+        .with_session_user_store(joined);
     let router = Router::new()
         .route("/login/{name}", post(|a: AuthContext, axum::extract::Path(name): axum::extract::Path<String>| async move {
             let mut u = a.authenticate(&name, &format!("{name}-pass-1")).await.map_err(|e| e.to_string())?;

@@ -874,3 +874,26 @@ impl AuthStore for SqlAuthStore {
         .await
     }
 }
+
+/// The `db` session engine and the auth tables together, loading a session and its user in
+/// one round trip (see [`SqlAuthStore::load_session_with_user`]).
+#[derive(Debug, Clone)]
+pub struct SqlSessionWithUser {
+    /// The sessions.
+    pub sessions: crate::SqlSessionStore,
+    /// The users.
+    pub auth: SqlAuthStore,
+}
+
+#[async_trait]
+impl sesame_core::session::SessionUserStore for SqlSessionWithUser {
+    async fn load_session_with_user(
+        &self,
+        key: &str,
+    ) -> Result<
+        Option<(sesame_core::session::SessionData, Option<User>)>,
+        sesame_core::session::StoreError,
+    > {
+        self.auth.load_session_with_user(&self.sessions, key).await
+    }
+}

@@ -21,7 +21,7 @@ mod db;
 mod schema;
 mod sessions;
 
-pub use auth::{EXTRA_TABLE, SqlAuthStore};
+pub use auth::{EXTRA_TABLE, SqlAuthStore, SqlSessionWithUser};
 pub use db::{Backend, ConnectError, Db, PoolSettings};
 pub use schema::{MigrateError, MigrateReport, SchemaState, migrate, schema_state};
 pub use sessions::{CLEAR_BATCH, SESSION_USER_TABLE, SqlSessionStore};

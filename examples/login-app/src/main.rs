@@ -13,7 +13,7 @@ use sesame::core::auth::{
     hashers::{Hashers, PasswordHashing},
 };
 use sesame::core::{session::SessionCodec, settings::Settings};
-use sesame::sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore};
+use sesame::sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore, SqlSessionWithUser};
 use std::sync::Arc;
 
 struct CanViewUsers;
@@ -75,7 +75,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         settings.secret_key_fallbacks.clone(),
         settings.auth_backend_path.clone(),
     );
-    let sesame = Sesame::new(settings, sessions).with_auth(auth);
+    let joined = Arc::new(SqlSessionWithUser {
+        sessions: (*sessions).clone(),
+        auth: (*users).clone(),
+    });
+    let sesame = Sesame::new(settings, sessions)
+        .with_auth(auth)
+        .with_session_user_store(joined);
 
     let app = Router::new()
         .route("/accounts/login/", get(login_form).post(login))

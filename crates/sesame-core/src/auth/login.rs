@@ -148,12 +148,32 @@ impl Auth {
         Ok(())
     }
 
+    /// `get_user(request)` when a store already fetched the candidate user together with the
+    /// session (one round trip): the same checks as [`Auth::get_user`] — backend path, active
+    /// flag, session hash with fallbacks — but the user is not looked up again when it is the
+    /// one the session names.
+    pub async fn get_user_prefetched(
+        &self,
+        session: &mut Session,
+        prefetched: Option<User>,
+    ) -> Result<Option<User>, AuthError> {
+        self.resolve_user(session, prefetched).await
+    }
+
     /// `get_user(request)`: the logged-in user, or `None` (anonymous).
     ///
     /// A session naming another backend is anonymous and left alone. A missing or inactive
     /// user is anonymous. A hash made with a fallback key is accepted once: the key is
     /// cycled and the current hash stored. Any other mismatch flushes the session.
     pub async fn get_user(&self, session: &mut Session) -> Result<Option<User>, AuthError> {
+        self.resolve_user(session, None).await
+    }
+
+    async fn resolve_user(
+        &self,
+        session: &mut Session,
+        prefetched: Option<User>,
+    ) -> Result<Option<User>, AuthError> {
         let (Some(id), Some(backend)) = (
             session.get(SESSION_KEY).await?,
             session.get(BACKEND_SESSION_KEY).await?,
@@ -170,7 +190,13 @@ impl Auth {
         let Some(id) = id.as_str() else {
             return Ok(None);
         };
-        let Some(mut user) = backend.get_user(id).await? else {
+        let found = match prefetched.filter(|u| u.id.to_string() == id) {
+            // The prefetch is the stored row: apply the backend's rule for inactive users.
+            Some(u) if u.is_active => Some(u),
+            Some(_) => None,
+            None => backend.get_user(id).await?,
+        };
+        let Some(mut user) = found else {
             return Ok(None);
         };
         user.backend = Some(backend.path().to_owned());

@@ -37,7 +37,7 @@ pub use key::{
 };
 pub use memory::MemorySessionStore;
 pub use signed_cookies::{DEFAULT_MAX_COOKIE_BYTES, SIGNED_COOKIES_SALT, SignedCookieStore};
-pub use store::{BoxError, SessionRecord, SessionStore, StoreError, check_size};
+pub use store::{BoxError, SessionRecord, SessionStore, SessionUserStore, StoreError, check_size};
 
 use chrono::Utc;
 use serde_json::Value;
@@ -152,6 +152,27 @@ impl Session {
     /// Whether the dict was changed during this request.
     pub fn modified(&self) -> bool {
         self.modified
+    }
+
+    /// Whether the dict has been loaded from the store.
+    pub fn is_loaded(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Give the session the dict a store already returned (e.g. together with the user, in
+    /// one round trip), as if `load` had run: accessed, not modified. `None` means the record
+    /// was not found, which drops the key as a failed load does.
+    pub fn set_loaded(&mut self, data: Option<SessionData>) {
+        self.accessed = true;
+        match data {
+            Some(d) => self.cache = Some(d),
+            None => {
+                if !self.store.key_is_data() {
+                    self.key = None;
+                }
+                self.cache = Some(SessionData::new());
+            }
+        }
     }
 
     /// Mark the session as modified, e.g. after changing a nested value in place.

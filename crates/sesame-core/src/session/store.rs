@@ -108,3 +108,15 @@ pub fn check_size(encoded: &str, limit: usize) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// A store that can return a session together with its logged-in user in one round trip
+/// (a join), for requests that need both. The user is returned as stored; the caller applies
+/// Django's checks (`Auth::get_user_prefetched`).
+#[async_trait]
+pub trait SessionUserStore: Send + Sync + 'static {
+    /// The session dict (or `None` if missing or expired) and the user it names, if found.
+    async fn load_session_with_user(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<crate::auth::User>)>, StoreError>;
+}
