@@ -7,7 +7,7 @@ use crate::redirect::{login_url_with_next, url_has_allowed_host_and_scheme};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sesame_core::auth::{User, UserPermissions};
 use sesame_core::session::{Expiry, Session};
@@ -302,7 +302,10 @@ pub enum GuardRejection {
 impl IntoResponse for GuardRejection {
     fn into_response(self) -> Response {
         match self {
-            GuardRejection::Redirect(to) => Redirect::to(&to).into_response(),
+            // Django's HttpResponseRedirect: 302 Found.
+            GuardRejection::Redirect(to) => {
+                (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
+            }
             GuardRejection::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(

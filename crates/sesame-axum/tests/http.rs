@@ -741,7 +741,7 @@ async fn guards() {
     let app = start(Settings::default()).await;
     let mut anon = Jar::default();
     let r = app.get("/accounts/profile/?tab=1", &mut anon).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(
         r.headers["location"],
         "/accounts/login/?next=/accounts/profile/%3Ftab%3D1"

@@ -179,7 +179,7 @@ async fn sqlite_stores_and_user_switch_flush() {
 
     // user_passes_test redirects, never 403.
     let (status, _) = c.get("/staff").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::FOUND);
     let bob = users.get_user_by_username("bob").await.unwrap().unwrap();
     users
         .update_user(&bob.id, &[sesame_core::auth::UserField::IsStaff(true)])

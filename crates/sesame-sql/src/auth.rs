@@ -885,6 +885,13 @@ pub struct SqlSessionWithUser {
     pub auth: SqlAuthStore,
 }
 
+impl SqlSessionWithUser {
+    /// The pair, over the same database.
+    pub fn new(sessions: crate::SqlSessionStore, auth: SqlAuthStore) -> Self {
+        Self { sessions, auth }
+    }
+}
+
 #[async_trait]
 impl sesame_core::session::SessionUserStore for SqlSessionWithUser {
     async fn load_session_with_user(

@@ -1,17 +1,11 @@
-//! A minimal axum app on Sesame: log in, see a guarded page, see a permission-guarded page.
-//! Run: `cargo run -p login-app`, after `sesame migrate` and `sesame createsuperuser`.
-use axum::{
-    Form, Router,
-    response::{Html, IntoResponse, Redirect},
-    routing::get,
-};
+//! A minimal axum app on Sesame: log in, a guarded page, a permission-guarded page.
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Router, routing::get};
 use sesame::axum::{
     AuthContext, CsrfToken, LoginRequired, PermissionRequired, PermissionSet, Sesame,
 };
-use sesame::core::auth::{
-    Auth, ModelBackend,
-    hashers::{Hashers, PasswordHashing},
-};
+use sesame::core::auth::hashers::{Hashers, PasswordHashing};
+use sesame::core::auth::{Auth, ModelBackend};
 use sesame::core::{session::SessionCodec, settings::Settings};
 use sesame::sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore, SqlSessionWithUser};
 use std::sync::Arc;
@@ -27,22 +21,23 @@ struct Login {
     password: String,
 }
 
+const FORM: &str = r#"<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="TOKEN">
+<input name="username"><input name="password" type="password"><button>Log in</button></form>"#;
+
 async fn login_form(token: CsrfToken) -> Html<String> {
-    Html(format!(
-        r#"<form method="post"><input type="hidden" name="csrfmiddlewaretoken" value="{}">
-        <input name="username"> <input name="password" type="password"> <button>Log in</button></form>"#,
-        token.0
-    ))
+    Html(FORM.replace("TOKEN", &token.0))
 }
 
-async fn login(auth: AuthContext, Form(form): Form<Login>) -> impl IntoResponse {
-    match auth.authenticate(&form.username, &form.password).await {
-        Ok(mut user) => match auth.login(&mut user).await {
-            Ok(()) => Redirect::to("/accounts/profile/").into_response(),
-            Err(e) => e.into_response(),
-        },
-        Err(e) => e.into_response(),
-    }
+async fn login(auth: AuthContext, Form(f): Form<Login>) -> Result<Redirect, Response> {
+    let refused = IntoResponse::into_response;
+    let mut user = auth
+        .authenticate(&f.username, &f.password)
+        .await
+        .map_err(refused)?;
+    auth.login(&mut user)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    Ok(Redirect::to("/accounts/profile/"))
 }
 
 async fn profile(LoginRequired(user): LoginRequired) -> String {
@@ -55,34 +50,21 @@ async fn staff(PermissionRequired(user, _): PermissionRequired<CanViewUsers>) ->
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let settings = Settings::load("sesame.toml".as_ref())?;
-    if settings.secret_key.is_empty() {
+    let s = Settings::load("sesame.toml".as_ref())?;
+    if s.secret_key.is_empty() {
         return Err("set secret_key in sesame.toml or SESAME_SECRET_KEY".into());
     }
-    let db = Db::connect(&settings.database_url, PoolSettings::default()).await?;
-    let users = Arc::new(SqlAuthStore::new(db.clone()).await?);
-    let sessions = Arc::new(SqlSessionStore::new(
-        db,
-        SessionCodec::from_settings(&settings),
-    ));
-    let hashing = PasswordHashing::new(
-        Hashers::from_settings(&settings)?,
-        settings.password_hashing_threads,
-    );
-    let auth = Auth::new(
-        ModelBackend::new(users, hashing),
-        settings.secret_key.clone(),
-        settings.secret_key_fallbacks.clone(),
-        settings.auth_backend_path.clone(),
-    );
-    let joined = Arc::new(SqlSessionWithUser {
-        sessions: (*sessions).clone(),
-        auth: (*users).clone(),
-    });
-    let sesame = Sesame::new(settings, sessions)
+    let db = Db::connect(&s.database_url, PoolSettings::default()).await?;
+    let users = SqlAuthStore::new(db.clone()).await?;
+    let sessions = SqlSessionStore::new(db, SessionCodec::from_settings(&s));
+    let joined = SqlSessionWithUser::new(sessions.clone(), users.clone());
+    let hashing = PasswordHashing::new(Hashers::from_settings(&s)?, s.password_hashing_threads);
+    let backend = ModelBackend::new(Arc::new(users), hashing);
+    let (key, old) = (s.secret_key.clone(), s.secret_key_fallbacks.clone());
+    let auth = Auth::new(backend, key, old, s.auth_backend_path.clone());
+    let sesame = Sesame::new(s, Arc::new(sessions))
         .with_auth(auth)
-        .with_session_user_store(joined);
-
+        .with_session_user_store(Arc::new(joined));
     let app = Router::new()
         .route("/accounts/login/", get(login_form).post(login))
         .route("/accounts/profile/", get(profile))
@@ -90,10 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(sesame.layer());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
     println!("http://127.0.0.1:8000/accounts/login/");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .await?;
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).await?;
     Ok(())
 }
