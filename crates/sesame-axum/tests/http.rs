@@ -754,7 +754,7 @@ async fn guards() {
     );
     assert_eq!(
         app.get("/publish", &mut anon).await.status,
-        StatusCode::SEE_OTHER
+        StatusCode::FOUND
     );
 
     let mut bob = Jar::default();
