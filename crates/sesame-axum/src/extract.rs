@@ -198,6 +198,11 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
 }
 
 impl AuthContext {
+    /// The per-request state (for helpers that build on the other extractors).
+    pub fn request_state(&self) -> &RequestState {
+        &self.state
+    }
+
     fn auth(&self) -> Result<&sesame_core::auth::Auth, SesameError> {
         self.state.sesame.auth().ok_or_else(|| {
             SesameError::Store("authentication is not configured (Sesame::with_auth)".into())

@@ -60,6 +60,11 @@ fn lock(state: &RequestState) -> std::sync::MutexGuard<'_, MessageState> {
 }
 
 impl Messages {
+    /// The messages of a request, from its state.
+    pub fn from_state(state: RequestState) -> Self {
+        Self { state }
+    }
+
     /// `messages.add_message(request, level, message)`; dropped below `MESSAGE_LEVEL`.
     pub fn add(&self, level: i32, message: impl Into<String>) {
         if level < self.state.sesame.settings().message_level {

@@ -6,6 +6,7 @@
 //! 2 bad usage or configuration.
 
 mod context;
+mod serve;
 mod sessions;
 mod users;
 
@@ -323,12 +324,19 @@ fn read_stdin_line() -> Result<String, CliError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `serve` logs requests at info; the management commands only warnings.
+    let default_level = if matches!(cli.command, Command::Serve) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let result = Settings::load(&cli.config)
         .map_err(|e| CliError::usage(e.to_string()))
@@ -346,10 +354,7 @@ fn main() -> ExitCode {
 
 fn run(command: Command, settings: Settings) -> Result<(), CliError> {
     match command {
-        Command::Serve => Err(CliError::runtime(
-            "the ready-made site is not built yet (it arrives with the web layer); \
-             the management commands (`sesame --help`) work now",
-        )),
+        Command::Serve => block_on(serve::serve(settings)),
         Command::Password(cmd) => password(cmd, &settings),
         Command::Session(SessionCommand::Decode { data }) => block_on(sessions::session(
             None,

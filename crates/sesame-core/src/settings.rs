@@ -152,6 +152,19 @@ pub struct Settings {
     pub cache_url: Option<String>,
     /// The address `sesame serve` listens on.
     pub bind: String,
+
+    /// `EMAIL_BACKEND`: `console`, `file` (a directory outbox, `EMAIL_FILE_PATH`) or `smtp`
+    /// (Django's dotted paths are accepted too).
+    pub email_backend: String,
+    /// `EMAIL_FILE_PATH`: the outbox directory of the `file` backend.
+    pub email_file_path: String,
+    /// `DEFAULT_FROM_EMAIL`.
+    pub default_from_email: String,
+    /// A directory whose templates override the built-in ones of `sesame serve`
+    /// (`registration/login.html`, ...).
+    pub templates_dir: Option<String>,
+    /// Where `sesame serve` keeps a generated `SECRET_KEY` (mode 0600) when none is configured.
+    pub secret_key_file: String,
 }
 
 impl Default for Settings {
@@ -207,6 +220,11 @@ impl Default for Settings {
             database_url: "sqlite://sesame.sqlite3".into(),
             cache_url: None,
             bind: "127.0.0.1:8000".into(),
+            email_backend: "console".into(),
+            email_file_path: "sesame-outbox".into(),
+            default_from_email: "webmaster@localhost".into(),
+            templates_dir: None,
+            secret_key_file: ".sesame-secret-key".into(),
         }
     }
 }
@@ -293,7 +311,11 @@ impl Settings {
 fn is_known(key: &str) -> bool {
     matches!(
         key,
-        "session_cookie_domain" | "logout_redirect_url" | "csrf_cookie_domain" | "cache_url"
+        "session_cookie_domain"
+            | "logout_redirect_url"
+            | "csrf_cookie_domain"
+            | "cache_url"
+            | "templates_dir"
     ) || toml::Table::try_from(Settings::default()).is_ok_and(|t| t.contains_key(key))
 }
 

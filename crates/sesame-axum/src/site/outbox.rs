@@ -1,0 +1,103 @@
+//! Where the site's e-mail goes: Django's `EMAIL_BACKEND` choices `console` (standard output)
+//! and `file` (one file per message in `EMAIL_FILE_PATH`).
+
+use std::path::PathBuf;
+
+/// One message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// `From`.
+    pub from: String,
+    /// `To`.
+    pub to: String,
+    /// `Subject`.
+    pub subject: String,
+    /// The plain-text body.
+    pub body: String,
+}
+
+impl Email {
+    /// The message as RFC 5322 text, as Django's console and file backends write it.
+    pub fn to_rfc5322(&self) -> String {
+        format!(
+            "Content-Type: text/plain; charset=\"utf-8\"\nMIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\nSubject: {}\nFrom: {}\nTo: {}\nDate: {}\n\n{}\n",
+            self.subject.replace(['\r', '\n'], " "),
+            self.from,
+            self.to,
+            chrono::Utc::now().to_rfc2822(),
+            self.body
+        )
+    }
+}
+
+/// Why a message was not delivered (logged; never shown to the user, who always sees "sent").
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The outbox directory could not be written.
+    #[error("cannot write to the outbox {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The backend is not available.
+    #[error("unsupported EMAIL_BACKEND {0:?}: use console or file")]
+    Unsupported(String),
+}
+
+/// The configured outbox.
+#[derive(Debug, Clone)]
+pub enum Outbox {
+    /// Print each message to standard output.
+    Console,
+    /// Write each message to a file in this directory.
+    Directory(PathBuf),
+}
+
+impl Outbox {
+    /// From `EMAIL_BACKEND` and `EMAIL_FILE_PATH`.
+    pub fn from_settings(s: &sesame_core::settings::Settings) -> Result<Self, OutboxError> {
+        let backend = s
+            .email_backend
+            .rsplit('.')
+            .nth(1)
+            .filter(|_| s.email_backend.contains('.'))
+            .unwrap_or(&s.email_backend);
+        match backend {
+            "console" => Ok(Outbox::Console),
+            "file" | "filebased" | "directory" => {
+                Ok(Outbox::Directory(PathBuf::from(&s.email_file_path)))
+            }
+            other => Err(OutboxError::Unsupported(other.to_owned())),
+        }
+    }
+
+    /// Deliver one message.
+    pub async fn send(&self, email: &Email) -> Result<(), OutboxError> {
+        match self {
+            Outbox::Console => {
+                println!("{}\n{}", email.to_rfc5322(), "-".repeat(79));
+                Ok(())
+            }
+            Outbox::Directory(dir) => {
+                let io = |source| OutboxError::Io {
+                    path: dir.display().to_string(),
+                    source,
+                };
+                tokio::fs::create_dir_all(dir).await.map_err(io)?;
+                let name = format!(
+                    "{}-{}.eml",
+                    chrono::Utc::now().format("%Y%m%d-%H%M%S%.6f"),
+                    sesame_core::crypto::get_random_string(
+                        8,
+                        "abcdefghijklmnopqrstuvwxyz0123456789"
+                    )
+                );
+                tokio::fs::write(dir.join(name), email.to_rfc5322())
+                    .await
+                    .map_err(io)
+            }
+        }
+    }
+}

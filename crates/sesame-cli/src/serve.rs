@@ -1,0 +1,178 @@
+//! `sesame serve`: the ready-made site, on the configured stores (by default an SQLite file
+//! created on first run, with Django's schema).
+
+use crate::CliError;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use sesame::axum::Sesame;
+use sesame::axum::site::Site;
+use sesame::core::auth::{Auth, ModelBackend};
+use sesame::core::session::{MemorySessionStore, SessionCodec, SessionStore, SignedCookieStore};
+use sesame::core::settings::Settings;
+use sesame::sql::{SchemaState, SqlSessionWithUser};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Django's `get_random_secret_key` alphabet.
+const SECRET_CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)";
+
+/// Use the configured key, else the one kept in `secret_key_file`, else make one and keep it
+/// there with mode 0600.
+fn ensure_secret_key(settings: &mut Settings) -> Result<(), CliError> {
+    if !settings.secret_key.is_empty() {
+        return Ok(());
+    }
+    let path = std::path::Path::new(&settings.secret_key_file);
+    if let Ok(text) = std::fs::read_to_string(path) {
+        if !text.trim().is_empty() {
+            settings.secret_key = text.trim().to_owned();
+            return Ok(());
+        }
+    }
+    let key = sesame::core::crypto::get_random_string(50, SECRET_CHARS);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| CliError::runtime(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(format!("{key}\n").as_bytes())
+        .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", path.display())))?;
+    eprintln!(
+        "warning: no SECRET_KEY was configured; generated one and kept it in {} (mode 0600). \
+         Set SESAME_SECRET_KEY (the same as your Django site's, if you share one) to choose it.",
+        path.display()
+    );
+    settings.secret_key = key;
+    Ok(())
+}
+
+async fn log_requests(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let start = Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(target: "sesame::http", %method, path, status = response.status().as_u16(), ms = start.elapsed().as_secs_f64() * 1000.0);
+    response
+}
+
+/// Serve until Ctrl-C (or SIGTERM).
+pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
+    ensure_secret_key(&mut settings)?;
+    let stores = crate::context::open(&settings, false).await?;
+    match sesame::sql::schema_state(&stores.db)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?
+    {
+        SchemaState::Empty => {
+            let report = sesame::sql::migrate(&stores.db)
+                .await
+                .map_err(|e| CliError::runtime(e.to_string()))?;
+            eprintln!(
+                "Created Django's tables on first run ({} migrations recorded).",
+                report.recorded_migrations
+            );
+        }
+        SchemaState::Partial(missing) => {
+            return Err(CliError::runtime(format!(
+                "the database lacks these tables: {}",
+                missing.join(", ")
+            )));
+        }
+        SchemaState::Complete => {
+            // Sesame's own tables on a database Django created.
+            sesame::sql::migrate(&stores.db)
+                .await
+                .map_err(|e| CliError::runtime(e.to_string()))?;
+        }
+    }
+    let stores = crate::context::open(&settings, true).await?;
+    let codec = SessionCodec::from_settings(&settings);
+    let sessions: Arc<dyn SessionStore> = match settings.session_engine.as_str() {
+        "db" | "django.contrib.sessions.backends.db" => Arc::new(stores.sessions.clone()),
+        "memory" => {
+            Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session_max_size))
+        }
+        "signed_cookies" | "django.contrib.sessions.backends.signed_cookies" => {
+            Arc::new(SignedCookieStore::new(
+                &settings.secret_key,
+                &settings.secret_key_fallbacks,
+                settings.session_cookie_age,
+            ))
+        }
+        other => {
+            return Err(CliError::usage(format!(
+                "SESSION_ENGINE {other:?} is not available yet: use db, memory or signed_cookies"
+            )));
+        }
+    };
+    let hashing = crate::context::hashing(&settings)?;
+    let users = Arc::new(stores.auth.clone());
+    let auth = Auth::new(
+        ModelBackend::new(users.clone(), hashing.clone()),
+        settings.secret_key.clone(),
+        settings.secret_key_fallbacks.clone(),
+        settings.auth_backend_path.clone(),
+    );
+    let mut sesame = Sesame::new(settings.clone(), sessions.clone()).with_auth(auth);
+    if settings.session_engine == "db" {
+        let joined = SqlSessionWithUser::new(stores.sessions.clone(), stores.auth.clone());
+        sesame = sesame.with_session_user_store(Arc::new(joined));
+    }
+    let site = Site::new(settings.clone(), users, sessions, hashing)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let app = site
+        .router()
+        .layer(sesame.layer())
+        .layer(axum::middleware::from_fn(log_requests));
+
+    let listener = tokio::net::TcpListener::bind(&settings.bind)
+        .await
+        .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", settings.bind)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    if !addr.ip().is_loopback() && !settings.session_cookie_secure {
+        eprintln!(
+            "warning: serving on {addr} without SESSION_COOKIE_SECURE; set SESAME_SESSION_COOKIE_SECURE=true behind HTTPS"
+        );
+    }
+    println!(
+        "Sesame is serving on http://{addr}/ (database {}). Quit with Ctrl-C.",
+        crate::context::redact(&settings.database_url)
+    );
+    let _ = std::io::stdout().flush();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .map_err(|e| CliError::runtime(e.to_string()))?;
+    eprintln!("Shut down cleanly.");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,444 @@
+//! `sesame serve` as an operator runs it: the real binary, over HTTP, on a fresh SQLite file,
+//! with no configuration at all (plus a directory outbox for the reset mail).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+struct Server {
+    child: Child,
+    addr: String,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve() -> Server {
+    let dir = std::env::temp_dir().join(format!(
+        "sesame-site-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sesame"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SESAME_")) {
+        cmd.env_remove(k);
+    }
+    let mut child = cmd
+        .arg("serve")
+        .current_dir(&dir)
+        .env("SESAME_BIND", "127.0.0.1:0")
+        .env("SESAME_EMAIL_BACKEND", "file")
+        .env("SESAME_PASSWORD_HASHERS", "pbkdf2_sha256,md5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    Server { child, addr, dir }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A small browser: HTTP/1.1 over a TCP stream, and a cookie jar.
+struct Browser<'a> {
+    server: &'a Server,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser<'_> {
+    fn request(&mut self, method: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> Reply {
+        let mut s = TcpStream::connect(&self.server.addr).unwrap();
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.server.addr,
+            body.len()
+        );
+        if !cookie.is_empty() {
+            req.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        if method == "POST"
+            && !extra
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+        }
+        for (k, v) in extra {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        s.write_all(body.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for (k, v) in &headers {
+            if k.eq_ignore_ascii_case("set-cookie") {
+                let (name, value) = v.split(';').next().unwrap().split_once('=').unwrap();
+                if v.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), value.to_owned());
+                }
+            }
+        }
+        Reply {
+            status,
+            headers,
+            body: body.to_owned(),
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Reply {
+        self.request("GET", path, "", &[])
+    }
+
+    fn token(&mut self, path: &str) -> String {
+        let page = self.get(path).body;
+        let at = page
+            .find("name=\"csrfmiddlewaretoken\" value=\"")
+            .expect("a CSRF field")
+            + 34;
+        page[at..at + 64].to_owned()
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        let token = self.token(if path.starts_with("/accounts/logout/") {
+            "/"
+        } else {
+            path
+        });
+        let mut pairs: Vec<(&str, &str)> = form.to_vec();
+        pairs.push(("csrfmiddlewaretoken", &token));
+        let body = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.request("POST", path, &body, &[])
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_whole_site() {
+    let server = serve();
+    let secret = server.dir.join(".sesame-secret-key");
+    let meta = std::fs::metadata(&secret).expect("a generated key file");
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    assert!(server.dir.join("sesame.sqlite3").exists());
+
+    let mut b = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    assert_eq!(b.get("/").status, 200);
+    assert_eq!(b.get("/healthz").status, 200);
+
+    // Signup: validators and duplicates reported clearly; success logs in.
+    let r = b.post(
+        "/accounts/signup/",
+        &[
+            ("username", "alice"),
+            ("email", "alice@example.com"),
+            ("password1", "123"),
+            ("password2", "123"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("This password is too short"), "{}", r.body);
+    let r = b.post(
+        "/accounts/signup/",
+        &[
+            ("username", "alice"),
+            ("email", "alice@example.com"),
+            ("password1", "Tr0ub4dor&3-long"),
+            ("password2", "Tr0ub4dor&3-long"),
+        ],
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    assert!(b.get("/").body.contains("Welcome, alice"));
+    let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+    assert_eq!(who["authenticated"], true);
+    assert_eq!(who["username"], "alice");
+
+    let mut other = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    let r = other.post(
+        "/accounts/signup/",
+        &[
+            ("username", "ALICE"),
+            ("email", "Alice@Example.com"),
+            ("password1", "Tr0ub4dor&3-long"),
+            ("password2", "Tr0ub4dor&3-long"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("A user with that username already exists."),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("A user with that email address already exists.")
+    );
+
+    // Logout by POST; login with a safe `next`; an unsafe `next` is ignored.
+    assert_eq!(b.post("/accounts/logout/", &[]).status, 302);
+    assert_eq!(
+        b.get("/accounts/profile/").header("location"),
+        Some("/accounts/login/?next=/accounts/profile/")
+    );
+    let r = b.post(
+        "/accounts/login/",
+        &[
+            ("username", "alice"),
+            ("password", "wrong"),
+            ("next", "/accounts/profile/"),
+        ],
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body
+            .contains("Please enter a correct username and password.")
+    );
+    let r = b.post(
+        "/accounts/login/",
+        &[
+            ("username", "alice"),
+            ("password", "Tr0ub4dor&3-long"),
+            ("next", "/accounts/profile/"),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/accounts/profile/"));
+    assert!(
+        b.get("/accounts/profile/")
+            .body
+            .contains("alice@example.com")
+    );
+    assert_eq!(b.post("/accounts/logout/", &[]).status, 302);
+    let r = b.post(
+        "/accounts/login/",
+        &[
+            ("username", "alice"),
+            ("password", "Tr0ub4dor&3-long"),
+            ("next", "//evil.example/"),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/accounts/profile/"));
+
+    // Password change.
+    let r = b.post(
+        "/accounts/password_change/",
+        &[
+            ("old_password", "nope"),
+            ("new_password1", "N3w-passw0rd-long"),
+            ("new_password2", "N3w-passw0rd-long"),
+        ],
+    );
+    assert!(
+        r.body
+            .contains("Your old password was entered incorrectly.")
+    );
+    let r = b.post(
+        "/accounts/password_change/",
+        &[
+            ("old_password", "Tr0ub4dor&3-long"),
+            ("new_password1", "N3w-passw0rd-long"),
+            ("new_password2", "N3w-passw0rd-long"),
+        ],
+    );
+    assert_eq!(
+        r.header("location"),
+        Some("/accounts/password_change/done/")
+    );
+    assert!(
+        b.get("/accounts/password_change/done/")
+            .body
+            .contains("Password change successful")
+    );
+    assert_eq!(b.post("/accounts/logout/", &[]).status, 302);
+
+    // Password reset through the directory outbox.
+    let r = b.post(
+        "/accounts/password_reset/",
+        &[("email", "ALICE@example.com")],
+    );
+    assert_eq!(r.header("location"), Some("/accounts/password_reset/done/"));
+    let r = b.post(
+        "/accounts/password_reset/",
+        &[("email", "nobody@example.com")],
+    );
+    assert_eq!(
+        r.header("location"),
+        Some("/accounts/password_reset/done/"),
+        "no user enumeration"
+    );
+    let outbox = server.dir.join("sesame-outbox");
+    let mails: Vec<_> = std::fs::read_dir(&outbox).unwrap().collect();
+    assert_eq!(mails.len(), 1, "one mail, for the one account");
+    let mail = std::fs::read_to_string(mails[0].as_ref().unwrap().path()).unwrap();
+    assert!(mail.contains("To: alice@example.com"));
+    let link = mail
+        .lines()
+        .find(|l| l.contains("/accounts/reset/"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let path = &link[link.find("/accounts/reset/").unwrap()..];
+    let r = b.get(path);
+    assert_eq!(r.status, 302);
+    let set = r.header("location").unwrap().to_owned();
+    assert!(set.ends_with("/set-password/"), "the token leaves the URL");
+    let r = b.post(
+        &set,
+        &[
+            ("new_password1", "Reset-passw0rd-long"),
+            ("new_password2", "Reset-passw0rd-long"),
+        ],
+    );
+    assert_eq!(
+        r.header("location"),
+        Some("/accounts/reset/done/"),
+        "{}",
+        r.body
+    );
+    assert_eq!(b.get(path).status, 400, "a used link is invalid");
+    let r = b.post(
+        "/accounts/login/",
+        &[("username", "alice"), ("password", "Reset-passw0rd-long")],
+    );
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&b.get("/api/whoami").body).unwrap()["username"],
+        "alice"
+    );
+}
+
+#[test]
+fn bad_input_gets_4xx() {
+    let server = serve();
+    let mut b = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    // NoSQL-style and missing fields.
+    let r = b.post(
+        "/accounts/login/",
+        &[("username[$ne]", ""), ("password", "x")],
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("This field is required."));
+    // Forged or missing CSRF.
+    let r = b.request(
+        "POST",
+        "/accounts/login/",
+        "username=a&password=b&csrfmiddlewaretoken=forged",
+        &[],
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("CSRF"));
+    // Malformed and oversized bodies, malformed cookies.
+    let token = b.token("/accounts/login/");
+    let r = b.request(
+        "POST",
+        "/accounts/login/",
+        &format!("csrfmiddlewaretoken={token}&%zz=%"),
+        &[],
+    );
+    assert!((400..500).contains(&r.status), "{}", r.status);
+    let big = format!(
+        "csrfmiddlewaretoken={token}&username={}",
+        "a".repeat(3_000_000)
+    );
+    assert_eq!(b.request("POST", "/accounts/login/", &big, &[]).status, 413);
+    let mut bad = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    bad.cookies.insert("sessionid".into(), "\"garbage".into());
+    bad.cookies.insert("csrftoken".into(), "x".repeat(100));
+    assert_eq!(bad.get("/").status, 200);
+    assert_eq!(bad.get("/api/whoami").status, 200);
+    // Invalid reset links.
+    assert_eq!(b.get("/accounts/reset/!!!/abc-def/").status, 400);
+    assert_eq!(
+        b.get("/accounts/reset/MQ/zzzzzzzzzzzzzzzzzz-1/").status,
+        400
+    );
+    // GET logout is not allowed (Django 5.0+).
+    assert_eq!(b.get("/accounts/logout/").status, 405);
+}
