@@ -405,16 +405,7 @@ impl AuthStore for SqlAuthStore {
     }
 
     async fn create_user(&self, new: NewUser) -> Result<User, AuthStoreError> {
-        if new.username.contains('\0') || new.email.contains('\0') {
-            return Err(AuthStoreError::Invalid(
-                "NUL characters are not allowed".into(),
-            ));
-        }
-        if new.username.is_empty() || new.username.chars().count() > 150 {
-            return Err(AuthStoreError::Invalid(
-                "a username is 1 to 150 characters".into(),
-            ));
-        }
+        new.validate()?;
         let explicit = new.id.as_ref().map(int_id).transpose()?;
         let mut binds = Vec::with_capacity(10);
         let mut cols = String::new();

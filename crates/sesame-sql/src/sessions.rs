@@ -3,9 +3,7 @@
 use crate::db::{BindTime, Db, SqlError, is_unique_violation, with_pool};
 use async_trait::async_trait;
 use chrono::Utc;
-use sesame_core::session::{
-    SessionCodec, SessionData, SessionRecord, SessionStore, StoreError, check_size,
-};
+use sesame_core::session::{SessionCodec, SessionData, SessionRecord, SessionStore, StoreError};
 use sqlx::Row;
 
 /// Rows deleted per statement by `clear_expired`, so that clearing millions of sessions never
@@ -89,12 +87,6 @@ impl SqlSessionStore {
     /// The connection.
     pub fn db(&self) -> &Db {
         &self.db
-    }
-
-    fn encode(&self, record: &SessionRecord<'_>) -> Result<String, StoreError> {
-        let encoded = self.codec.encode(record.data);
-        check_size(&encoded, self.max_size)?;
-        Ok(encoded)
     }
 
     /// How many sessions have expired (for a progress bar).
@@ -201,7 +193,7 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {
-        let encoded = self.encode(&record)?;
+        let encoded = self.codec.encode_checked(record.data, self.max_size)?;
         let sql = self.db.sql(
             "INSERT INTO django_session (session_key, session_data, expire_date) VALUES (?, ?, ?)",
         );
@@ -224,7 +216,7 @@ impl SessionStore for SqlSessionStore {
         record: SessionRecord<'_>,
         must_exist: bool,
     ) -> Result<String, StoreError> {
-        let encoded = self.encode(&record)?;
+        let encoded = self.codec.encode_checked(record.data, self.max_size)?;
         let update = self.db.sql(
             "UPDATE django_session SET session_data = ?, expire_date = ? WHERE session_key = ?",
         );

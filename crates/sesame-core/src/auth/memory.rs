@@ -65,17 +65,7 @@ impl AuthStore for MemoryAuthStore {
     }
 
     async fn create_user(&self, new: NewUser) -> Result<User, AuthStoreError> {
-        // The same refusals as the SQL stores, so that every store accepts the same users.
-        if new.username.contains('\0') || new.email.contains('\0') {
-            return Err(AuthStoreError::Invalid(
-                "NUL characters are not allowed".into(),
-            ));
-        }
-        if new.username.is_empty() || new.username.chars().count() > 150 {
-            return Err(AuthStoreError::Invalid(
-                "a username is 1 to 150 characters".into(),
-            ));
-        }
+        new.validate()?;
         let mut inner = self.lock();
         if inner.users.values().any(|u| u.username == new.username) {
             return Err(AuthStoreError::DuplicateUsername(new.username));

@@ -226,6 +226,22 @@ pub struct NewUser {
 }
 
 impl NewUser {
+    /// What every store refuses, so that all stores accept the same users: NUL characters
+    /// (PostgreSQL cannot store them) and usernames outside 1 to 150 characters.
+    pub fn validate(&self) -> Result<(), super::AuthStoreError> {
+        if self.username.contains('\0') || self.email.contains('\0') {
+            return Err(super::AuthStoreError::Invalid(
+                "NUL characters are not allowed".into(),
+            ));
+        }
+        if self.username.is_empty() || self.username.chars().count() > 150 {
+            return Err(super::AuthStoreError::Invalid(
+                "a username is 1 to 150 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// An active, ordinary user.
     pub fn new(
         username: impl Into<String>,

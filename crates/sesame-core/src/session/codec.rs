@@ -64,6 +64,18 @@ impl SessionCodec {
         self.encode_at(data, now_unix() as i64)
     }
 
+    /// Encode now, refusing results over `max_size` bytes (`0` = no limit) with
+    /// [`super::StoreError::TooLarge`]: what every store that keeps `session_data` does.
+    pub fn encode_checked(
+        &self,
+        data: &SessionData,
+        max_size: usize,
+    ) -> Result<String, super::StoreError> {
+        let encoded = self.encode(data);
+        super::check_size(&encoded, max_size)?;
+        Ok(encoded)
+    }
+
     /// Encode with the given Unix time in the signature.
     pub fn encode_at(&self, data: &SessionData, timestamp: i64) -> String {
         // The map is cloned into a `Value` only to reuse the one JSON writer.

@@ -1,7 +1,7 @@
 //! An in-process store, for tests and single-process services. It keeps the encoded
 //! `session_data` string, as the `db` engine does, so it exercises the same codec.
 
-use super::store::{SessionRecord, SessionStore, StoreError, check_size};
+use super::store::{SessionRecord, SessionStore, StoreError};
 use super::{SessionCodec, SessionData};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -74,12 +74,6 @@ impl MemorySessionStore {
         // map is still consistent after poisoning.
         self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
-
-    fn encode(&self, record: &SessionRecord<'_>) -> Result<String, StoreError> {
-        let encoded = self.codec.encode(record.data);
-        check_size(&encoded, self.max_size)?;
-        Ok(encoded)
-    }
 }
 
 #[async_trait]
@@ -98,7 +92,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {
-        let encoded = self.encode(&record)?;
+        let encoded = self.codec.encode_checked(record.data, self.max_size)?;
         let mut map = self.lock();
         if map.contains_key(key) {
             return Err(StoreError::KeyExists);
@@ -113,7 +107,7 @@ impl SessionStore for MemorySessionStore {
         record: SessionRecord<'_>,
         must_exist: bool,
     ) -> Result<String, StoreError> {
-        let encoded = self.encode(&record)?;
+        let encoded = self.codec.encode_checked(record.data, self.max_size)?;
         let mut map = self.lock();
         if must_exist && !map.contains_key(key) {
             return Err(StoreError::RecordMissing);
