@@ -185,31 +185,15 @@ impl CookieStorage {
             .sign_object_at(&Value::Array(items), true, timestamp)
     }
 
-    /// Encode as Django's `_store`: when the cookie would be too large, the oldest messages
-    /// are left out (returned as `unstored`) and the not-finished sentinel is appended.
-    /// Returns `(cookie value, unstored)`; an empty list gives `None` (delete the cookie).
+    /// Encode as `CookieStorage._store` (`remove_oldest=True`): when the cookie would be too
+    /// large, the oldest messages are left out (returned as `unstored`) and the not-finished
+    /// sentinel is appended. Returns `(cookie value, unstored)`; an empty list gives `None`.
     pub fn encode_at(
         &self,
         messages: &[Message],
         timestamp: i64,
     ) -> (Option<String>, Vec<Message>) {
-        if messages.is_empty() {
-            return (None, Vec::new());
-        }
-        let all: Vec<Value> = messages.iter().map(Message::to_json).collect();
-        let encoded = self.encode_list(all.clone(), timestamp);
-        if encoded.len() <= self.max_cookie_size {
-            return (Some(encoded), Vec::new());
-        }
-        for drop in 1..=messages.len() {
-            let mut kept = all[drop..].to_vec();
-            kept.push(Value::from(NOT_FINISHED));
-            let candidate = self.encode_list(kept, timestamp);
-            if candidate.len() <= self.max_cookie_size {
-                return (Some(candidate), messages[..drop].to_vec());
-            }
-        }
-        (None, messages.to_vec())
+        self.encode_fitting(messages, timestamp, true)
     }
 
     /// Encode as `FallbackStorage` does (`remove_oldest=False`): as many of the *oldest*
@@ -220,6 +204,17 @@ impl CookieStorage {
         messages: &[Message],
         timestamp: i64,
     ) -> (Option<String>, Vec<Message>) {
+        self.encode_fitting(messages, timestamp, false)
+    }
+
+    /// Django's `_store`: everything if it fits, else the largest run of the newest
+    /// (`remove_oldest`) or the oldest messages that fits beside the sentinel.
+    fn encode_fitting(
+        &self,
+        messages: &[Message],
+        timestamp: i64,
+        remove_oldest: bool,
+    ) -> (Option<String>, Vec<Message>) {
         if messages.is_empty() {
             return (None, Vec::new());
         }
@@ -228,12 +223,22 @@ impl CookieStorage {
         if encoded.len() <= self.max_cookie_size {
             return (Some(encoded), Vec::new());
         }
-        for keep in (0..messages.len()).rev() {
-            let mut kept = all[..keep].to_vec();
-            kept.push(Value::from(NOT_FINISHED));
-            let candidate = self.encode_list(kept, timestamp);
+        for kept_count in (0..messages.len()).rev() {
+            let split = if remove_oldest {
+                messages.len() - kept_count
+            } else {
+                kept_count
+            };
+            let (kept, unstored) = if remove_oldest {
+                (&all[split..], &messages[..split])
+            } else {
+                (&all[..split], &messages[split..])
+            };
+            let mut list = kept.to_vec();
+            list.push(Value::from(NOT_FINISHED));
+            let candidate = self.encode_list(list, timestamp);
             if candidate.len() <= self.max_cookie_size {
-                return (Some(candidate), messages[keep..].to_vec());
+                return (Some(candidate), unstored.to_vec());
             }
         }
         (None, messages.to_vec())
