@@ -87,7 +87,7 @@ def main():
             continue
         s, d = rust[bench_id]["median_ns"], python[bench_id]["median_ns"]
         ratio = s / d
-        verdict = f"{1 / ratio:.1f}× faster" if ratio < 1 else f"{ratio:.2f}× slower"
+        verdict = f"{1 / ratio:.2f}× faster" if ratio < 1 else f"{ratio:.2f}× slower"
         rows.append([bench_id, fmt_time(s), fmt_time(d), f"{ratio:.3f}", verdict])
     missing = sorted((set(rust) ^ set(python)) - {k for k in set(rust) | set(python) if k.startswith("pbkdf2/")})
     print("Sesame / Django 5.2, median time per call (below 1: Sesame is faster)\n")

@@ -106,13 +106,12 @@ impl Pbkdf2Hasher {
     fn derive(&self, password: &str, salt: &str, iterations: u32) -> Vec<u8> {
         let mut out = vec![0u8; self.dk_len];
         let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
-        ring::pbkdf2::derive(
-            self.prf,
-            iterations,
-            salt.as_bytes(),
-            password.as_bytes(),
-            &mut out,
-        );
+        let (pw, salt) = (password.as_bytes(), salt.as_bytes());
+        match (sha_extensions(), self.dk_len) {
+            (true, 32) => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw, salt, iterations.get(), &mut out),
+            (true, _) => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pw, salt, iterations.get(), &mut out),
+            (false, _) => ring::pbkdf2::derive(self.prf, iterations, salt, pw, &mut out),
+        }
         out
     }
 
