@@ -100,3 +100,45 @@ async fn first_backend_that_accepts_wins() {
     assert!(auth.get_user(&mut s2).await.unwrap().is_none());
     assert!(s2.get(SESSION_KEY).await.unwrap().is_some());
 }
+
+/// An unknown username costs one hash, like a wrong password (no user enumeration by timing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_user_costs_a_hash() {
+    let store = Arc::new(MemoryAuthStore::new());
+    let hashing = PasswordHashing::new(Hashers::django_default("5.2").unwrap(), 1);
+    let enc = hashing
+        .make_password("right-password".into())
+        .await
+        .unwrap();
+    store
+        .create_user(NewUser::new("alice", "", enc))
+        .await
+        .unwrap();
+    let backend = ModelBackend::new(store, hashing);
+    let time = |username: &'static str| {
+        let backend = backend.clone();
+        async move {
+            let t = std::time::Instant::now();
+            assert!(
+                backend
+                    .authenticate(username, "wrong")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            t.elapsed().as_secs_f64()
+        }
+    };
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        known.push(time("alice").await);
+        unknown.push(time("nobody").await);
+    }
+    known.sort_by(f64::total_cmp);
+    unknown.sort_by(f64::total_cmp);
+    let ratio = unknown[1] / known[1];
+    assert!(
+        (0.6..1.6).contains(&ratio),
+        "unknown {unknown:?} vs wrong password {known:?}"
+    );
+}
