@@ -22,6 +22,10 @@ impl Drop for Server {
 }
 
 fn serve() -> Server {
+    serve_with(&[])
+}
+
+fn serve_with(env: &[(&str, &str)]) -> Server {
     let dir = std::env::temp_dir().join(format!(
         "sesame-site-{}-{}",
         std::process::id(),
@@ -41,6 +45,7 @@ fn serve() -> Server {
         .env("SESAME_BIND", "127.0.0.1:0")
         .env("SESAME_EMAIL_BACKEND", "file")
         .env("SESAME_PASSWORD_HASHERS", "pbkdf2_sha256,md5")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -441,4 +446,87 @@ fn bad_input_gets_4xx() {
     );
     // GET logout is not allowed (Django 5.0+).
     assert_eq!(b.get("/accounts/logout/").status, 405);
+}
+
+/// The `smtp` outbox, against a real SMTP server (Python's `smtpd` debugging server).
+#[test]
+fn password_reset_mail_over_smtp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let smtpd = Command::new("python3")
+        .args([
+            "-W",
+            "ignore",
+            "-u",
+            "-m",
+            "smtpd",
+            "-n",
+            "-c",
+            "DebuggingServer",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut smtpd) = smtpd else {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "python3 is needed for the SMTP test"
+        );
+        eprintln!("SKIPPED: no python3 for the SMTP debugging server");
+        return;
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let server = serve_with(&[
+        ("SESAME_EMAIL_BACKEND", "smtp"),
+        ("SESAME_EMAIL_HOST", "127.0.0.1"),
+        ("SESAME_EMAIL_PORT", &port),
+    ]);
+    let mut b = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    let r = b.post(
+        "/accounts/signup/",
+        &[
+            ("username", "mailer"),
+            ("email", "mailer@example.com"),
+            ("password1", "Sm7p-test-passw0rd"),
+            ("password2", "Sm7p-test-passw0rd"),
+        ],
+    );
+    assert_eq!(r.status, 302);
+    let mut anon = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    assert_eq!(
+        anon.post(
+            "/accounts/password_reset/",
+            &[("email", "mailer@example.com")]
+        )
+        .header("location"),
+        Some("/accounts/password_reset/done/")
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = smtpd.kill();
+    let mut out = String::new();
+    smtpd
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    if out.contains("No module named smtpd")
+        || out.is_empty() && !std::env::var("CI").is_ok_and(|v| v == "true")
+    {
+        eprintln!("SKIPPED: this python3 has no smtpd module");
+        return;
+    }
+    assert!(out.contains("To: mailer@example.com"), "{out}");
+    assert!(out.contains("/accounts/reset/"), "{out}");
 }

@@ -160,6 +160,18 @@ pub struct Settings {
     pub email_file_path: String,
     /// `DEFAULT_FROM_EMAIL`.
     pub default_from_email: String,
+    /// `EMAIL_HOST` (the `smtp` backend).
+    pub email_host: String,
+    /// `EMAIL_PORT`.
+    pub email_port: u16,
+    /// `EMAIL_HOST_USER` (empty: no authentication).
+    pub email_host_user: String,
+    /// `EMAIL_HOST_PASSWORD`.
+    pub email_host_password: String,
+    /// `EMAIL_USE_TLS`: STARTTLS.
+    pub email_use_tls: bool,
+    /// `EMAIL_USE_SSL`: implicit TLS.
+    pub email_use_ssl: bool,
     /// A directory whose templates override the built-in ones of `sesame serve`
     /// (`registration/login.html`, ...).
     pub templates_dir: Option<String>,
@@ -223,6 +235,12 @@ impl Default for Settings {
             email_backend: "console".into(),
             email_file_path: "sesame-outbox".into(),
             default_from_email: "webmaster@localhost".into(),
+            email_host: "localhost".into(),
+            email_port: 25,
+            email_host_user: String::new(),
+            email_host_password: String::new(),
+            email_use_tls: false,
+            email_use_ssl: false,
             templates_dir: None,
             secret_key_file: ".sesame-secret-key".into(),
         }

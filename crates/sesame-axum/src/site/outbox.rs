@@ -1,5 +1,6 @@
-//! Where the site's e-mail goes: Django's `EMAIL_BACKEND` choices `console` (standard output)
-//! and `file` (one file per message in `EMAIL_FILE_PATH`).
+//! Where the site's e-mail goes: Django's `EMAIL_BACKEND` choices `console` (standard output),
+//! `file` (one file per message in `EMAIL_FILE_PATH`) and `smtp` (through `lettre`, with
+//! Django's `EMAIL_HOST`, `EMAIL_PORT`, `EMAIL_HOST_USER`/`PASSWORD`, `EMAIL_USE_TLS`/`SSL`).
 
 use std::path::PathBuf;
 
@@ -42,17 +43,22 @@ pub enum OutboxError {
         source: std::io::Error,
     },
     /// The backend is not available.
-    #[error("unsupported EMAIL_BACKEND {0:?}: use console or file")]
+    #[error("unsupported EMAIL_BACKEND {0:?}: use console, file or smtp")]
     Unsupported(String),
+    /// The SMTP server refused or could not be reached.
+    #[error("SMTP delivery failed: {0}")]
+    Smtp(String),
 }
 
 /// The configured outbox.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Outbox {
     /// Print each message to standard output.
     Console,
     /// Write each message to a file in this directory.
     Directory(PathBuf),
+    /// Send through an SMTP server.
+    Smtp(lettre::AsyncSmtpTransport<lettre::Tokio1Executor>),
 }
 
 impl Outbox {
@@ -68,6 +74,28 @@ impl Outbox {
             "console" => Ok(Outbox::Console),
             "file" | "filebased" | "directory" => {
                 Ok(Outbox::Directory(PathBuf::from(&s.email_file_path)))
+            }
+            "smtp" => {
+                use lettre::AsyncSmtpTransport;
+                type Transport = AsyncSmtpTransport<lettre::Tokio1Executor>;
+                let smtp = |e: lettre::transport::smtp::Error| OutboxError::Smtp(e.to_string());
+                let mut builder = if s.email_use_ssl {
+                    Transport::relay(&s.email_host).map_err(smtp)?
+                } else if s.email_use_tls {
+                    Transport::starttls_relay(&s.email_host).map_err(smtp)?
+                } else {
+                    // Plain SMTP, Django's default (EMAIL_USE_TLS = False): a local relay.
+                    Transport::builder_dangerous(&s.email_host)
+                };
+                builder = builder.port(s.email_port);
+                if !s.email_host_user.is_empty() {
+                    let credentials = lettre::transport::smtp::authentication::Credentials::new(
+                        s.email_host_user.clone(),
+                        s.email_host_password.clone(),
+                    );
+                    builder = builder.credentials(credentials);
+                }
+                Ok(Outbox::Smtp(builder.build()))
             }
             other => Err(OutboxError::Unsupported(other.to_owned())),
         }
@@ -98,6 +126,28 @@ impl Outbox {
                     .await
                     .map_err(io)
             }
+            Outbox::Smtp(transport) => {
+                use lettre::AsyncTransport;
+                let bad = |e: &dyn std::fmt::Display| OutboxError::Smtp(e.to_string());
+                let message = lettre::Message::builder()
+                    .from(email.from.parse().map_err(|e| bad(&e))?)
+                    .to(email.to.parse().map_err(|e| bad(&e))?)
+                    .subject(email.subject.replace(['\r', '\n'], " "))
+                    .header(lettre::message::header::ContentType::TEXT_PLAIN)
+                    .body(email.body.clone())
+                    .map_err(|e| bad(&e))?;
+                transport.send(message).await.map(drop).map_err(|e| bad(&e))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outbox::Console => f.write_str("Outbox::Console"),
+            Outbox::Directory(d) => write!(f, "Outbox::Directory({})", d.display()),
+            Outbox::Smtp(_) => f.write_str("Outbox::Smtp"),
         }
     }
 }
