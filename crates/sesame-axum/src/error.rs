@@ -38,6 +38,12 @@ impl From<StoreError> for SesameError {
     }
 }
 
+impl From<sesame_core::auth::hashers::HashError> for SesameError {
+    fn from(e: sesame_core::auth::hashers::HashError) -> Self {
+        SesameError::Store(e.to_string())
+    }
+}
+
 impl From<AuthStoreError> for SesameError {
     fn from(e: AuthStoreError) -> Self {
         SesameError::Store(e.to_string())

@@ -91,7 +91,12 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
                 .map_err(|e| CliError::runtime(e.to_string()))?;
         }
     }
-    let stores = crate::context::open(&settings, true).await?;
+    // The auth store notes at construction whether Sesame's extra table exists, which the
+    // migration above may just have created; the pool and the session store are kept.
+    let mut stores = stores;
+    stores.auth = sesame::sql::SqlAuthStore::new(stores.db.clone())
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
     let codec = SessionCodec::from_settings(&settings);
     let sessions: Arc<dyn SessionStore> = match settings.session_engine.as_str() {
         "db" | "django.contrib.sessions.backends.db" => Arc::new(stores.sessions.clone()),

@@ -427,16 +427,5 @@ pub async fn perm(stores: &Stores, cmd: crate::PermCommand) -> Result<(), CliErr
 }
 
 async fn user_permissions(stores: &Stores, u: &User) -> Result<UserPermissions, CliError> {
-    let perms = if !u.is_active {
-        Default::default()
-    } else if u.is_superuser {
-        stores.auth.all_permission_strings().await.map_err(db_err)?
-    } else {
-        stores
-            .auth
-            .get_all_permissions(&u.id)
-            .await
-            .map_err(db_err)?
-    };
-    Ok(UserPermissions::new(u.is_active, u.is_superuser, perms))
+    UserPermissions::load(&stores.auth, u).await.map_err(db_err)
 }

@@ -98,8 +98,7 @@ macro_rules! user_from_row {
 impl SqlAuthStore {
     /// A store over a connection; notices whether `sesame_user_extra` exists.
     pub async fn new(db: Db) -> Result<Self, AuthStoreError> {
-        let probe = format!("SELECT 1 FROM {EXTRA_TABLE} WHERE 1 = 0");
-        let has_extra = with_pool!(db, p => sqlx::query(&probe).fetch_optional(p).await.is_ok());
+        let has_extra = db.table_exists(EXTRA_TABLE).await;
         Ok(Self { db, has_extra })
     }
 

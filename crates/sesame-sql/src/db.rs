@@ -181,6 +181,12 @@ impl Db {
         with_pool!(self, p => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()))
     }
 
+    /// Whether `table` exists (a query that reads no rows; an error means "no").
+    pub async fn table_exists(&self, table: &str) -> bool {
+        let probe = format!("SELECT 1 FROM {table} WHERE 1 = 0");
+        with_pool!(self, p => sqlx::query(&probe).fetch_optional(p).await.is_ok())
+    }
+
     /// Close the pool.
     pub async fn close(&self) {
         with_pool!(self, p => p.close().await)

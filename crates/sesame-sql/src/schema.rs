@@ -69,16 +69,11 @@ pub struct MigrateReport {
     pub created_permissions: usize,
 }
 
-async fn table_exists(db: &Db, table: &str) -> Result<bool, sqlx::Error> {
-    let sql = format!("SELECT 1 FROM {table} WHERE 1 = 0");
-    Ok(with_pool!(db, p => sqlx::query(&sql).fetch_optional(p).await.is_ok()))
-}
-
 /// Which of Django's tables exist.
 pub async fn schema_state(db: &Db) -> Result<SchemaState, sqlx::Error> {
     let mut missing = Vec::new();
     for t in DJANGO_TABLES {
-        if !table_exists(db, t).await? {
+        if !db.table_exists(t).await {
             missing.push((*t).to_owned());
         }
     }
@@ -156,7 +151,7 @@ pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
             report.recorded_migrations = migrations.len();
         }
     }
-    if !table_exists(db, EXTRA_TABLE).await? {
+    if !db.table_exists(EXTRA_TABLE).await {
         let ddl = match db.backend() {
             Backend::Sqlite => {
                 "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED, data text NOT NULL)"
@@ -171,7 +166,7 @@ pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
         db.execute_raw(ddl).await?;
         report.created_extra_table = true;
     }
-    if !table_exists(db, crate::sessions::SESSION_USER_TABLE).await? {
+    if !db.table_exists(crate::sessions::SESSION_USER_TABLE).await {
         let ddl = match db.backend() {
             Backend::MySql => {
                 "CREATE TABLE sesame_session_user (session_key varchar(40) NOT NULL PRIMARY KEY, user_id integer NOT NULL, KEY sesame_session_user_user_id (user_id))"

@@ -44,10 +44,7 @@ impl SqlSessionStore {
     pub async fn has_user_index(&self) -> bool {
         *self
             .has_index
-            .get_or_init(|| async {
-                let probe = format!("SELECT 1 FROM {SESSION_USER_TABLE} WHERE 1 = 0");
-                with_pool!(self.db, p => sqlx::query(&probe).fetch_optional(p).await.is_ok())
-            })
+            .get_or_init(|| self.db.table_exists(SESSION_USER_TABLE))
             .await
     }
 

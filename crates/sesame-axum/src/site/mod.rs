@@ -318,12 +318,7 @@ async fn signup_submit(
         }
     }
     if errors.is_empty() {
-        let encoded = site
-            .inner
-            .hashing
-            .make_password(p1)
-            .await
-            .map_err(|e| SesameError::Store(e.to_string()))?;
+        let encoded = site.inner.hashing.make_password(p1).await?;
         match site
             .inner
             .users
@@ -424,8 +419,7 @@ async fn password_change_submit(
             .inner
             .hashing
             .verify_password(old, user.password.clone())
-            .await
-            .map_err(|e| SesameError::Store(e.to_string()))?;
+            .await?;
         if !check.valid {
             errors
                 .entry("old_password".into())
@@ -435,12 +429,7 @@ async fn password_change_submit(
     }
     set_password_checks(&site, &user, &p1, &p2, &mut errors);
     if errors.is_empty() {
-        let encoded = site
-            .inner
-            .hashing
-            .make_password(p1)
-            .await
-            .map_err(|e| SesameError::Store(e.to_string()))?;
+        let encoded = site.inner.hashing.make_password(p1).await?;
         site.inner.users.set_password(&user.id, &encoded).await?;
         user.password = encoded;
         auth.update_session_auth_hash(&user).await?;
@@ -655,12 +644,7 @@ async fn reset_confirm_submit(
     let p2 = required(&f, "new_password2", &mut errors);
     set_password_checks(&site, &user, &p1, &p2, &mut errors);
     if errors.is_empty() {
-        let encoded = site
-            .inner
-            .hashing
-            .make_password(p1)
-            .await
-            .map_err(|e| SesameError::Store(e.to_string()))?;
+        let encoded = site.inner.hashing.make_password(p1).await?;
         site.inner.users.set_password(&user.id, &encoded).await?;
         session.remove(RESET_SESSION_TOKEN).await?;
         return Ok(redirect("/accounts/reset/done/"));

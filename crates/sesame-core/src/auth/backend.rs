@@ -129,18 +129,7 @@ impl ModelBackend {
 
     /// The user's permissions, loaded once (cache the result for the request).
     pub async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError> {
-        let perms = if !user.is_active {
-            BTreeSet::new()
-        } else if user.is_superuser {
-            self.store.all_permission_strings().await?
-        } else {
-            self.store.get_all_permissions(&user.id).await?
-        };
-        Ok(UserPermissions {
-            is_active: user.is_active,
-            is_superuser: user.is_superuser,
-            perms,
-        })
+        Ok(UserPermissions::load(self.store.as_ref(), user).await?)
     }
 }
 
@@ -208,6 +197,19 @@ impl UserPermissions {
             is_superuser,
             perms: perms.into_iter().collect(),
         }
+    }
+
+    /// `ModelBackend`'s rule over a store: none for an inactive user, every permission for an
+    /// active superuser, user ∪ group permissions (one query) otherwise.
+    pub async fn load(store: &dyn AuthStore, user: &User) -> Result<Self, AuthStoreError> {
+        let perms = if !user.is_active {
+            BTreeSet::new()
+        } else if user.is_superuser {
+            store.all_permission_strings().await?
+        } else {
+            store.get_all_permissions(&user.id).await?
+        };
+        Ok(Self::new(user.is_active, user.is_superuser, perms))
     }
 
     /// No permissions at all: the anonymous user.
