@@ -1,1 +1,51 @@
-//! MongoDB stores in the layout of django-mongodb-backend. Not built yet: see issue 6.
+//! # sesame-mongodb
+//!
+//! Django-style sessions, users, groups and permissions in MongoDB, in the collections and
+//! fields that Django's official MongoDB backend (django-mongodb-backend) uses, so that a
+//! Django site on MongoDB and a Sesame service share one database:
+//!
+//! | collection | fields |
+//! |---|---|
+//! | `django_session` | `_id`, `session_key` (unique), `session_data`, `expire_date` (TTL) |
+//! | `auth_user` | `_id`, `password`, `last_login`, `is_superuser`, `username` (unique), `first_name`, `last_name`, `email`, `is_staff`, `is_active`, `date_joined` |
+//! | `auth_group` | `_id`, `name` (unique) |
+//! | `auth_permission` | `_id`, `name`, `content_type_id`, `codename` |
+//! | `django_content_type` | `_id`, `app_label`, `model` |
+//! | `auth_user_groups`, `auth_user_user_permissions`, `auth_group_permissions` | `_id` and the two ids, unique as a pair |
+//!
+//! User ids are ObjectIds by default; integers from a counters collection and strings (such as
+//! the e-mail) are options ([`MongoConfig::user_id`]). Whatever the kind, an id travels as a
+//! string in `_auth_user_id`, reset tokens and `uidb64`.
+//!
+//! ```no_run
+//! use sesame_mongodb::{MongoAuthStore, MongoConfig, MongoSessionStore, migrate};
+//! use sesame_core::session::SessionCodec;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let db = MongoConfig::new("mongodb://127.0.0.1:27017/mysite").connect().await?;
+//! migrate(&db).await?; // unique indexes, and the TTL index on expire_date
+//! let sessions = MongoSessionStore::new(db.clone(), SessionCodec::new("secret"));
+//! let users = MongoAuthStore::new(db.clone());
+//! // The driver's handle, for the application's own queries on the same collections:
+//! let raw = db.database().collection::<mongodb::bson::Document>("auth_user");
+//! # Ok(()) }
+//! ```
+
+mod auth;
+mod config;
+mod error;
+mod ids;
+pub mod import;
+mod indexes;
+mod session_user;
+mod sessions;
+
+pub use auth::{EXTRA_FIELD, MongoAuthStore};
+pub use config::{Collections, MongoConfig, MongoDb};
+pub use error::{DUPLICATE_KEY, MongoError, is_duplicate_key};
+pub use indexes::{
+    ExistingIndex, IndexProblem, IndexSpec, MigrateReport, check_indexes, list_indexes, make_ttl,
+    migrate, required_indexes,
+};
+pub use mongodb;
+pub use session_user::MongoSessionWithUser;
+pub use sessions::{CLEAR_BATCH, MongoSessionStore, USER_ID_FIELD};
