@@ -114,6 +114,15 @@ impl MongoConfig {
     /// Parse the URL and build the client. The driver connects lazily, so this succeeds while
     /// the server is down; the first operation then reports it within the timeout.
     pub async fn connect(self) -> Result<MongoDb, MongoError> {
+        self.connect_with(|_| {}).await
+    }
+
+    /// [`connect`](Self::connect), letting the application adjust the driver's options
+    /// (TLS files, command monitoring, pool sizes) before the client is built.
+    pub async fn connect_with(
+        self,
+        customize: impl FnOnce(&mut ClientOptions),
+    ) -> Result<MongoDb, MongoError> {
         let mut options = ClientOptions::parse(&self.url)
             .await
             .map_err(MongoError::InvalidUrl)?;
@@ -127,6 +136,7 @@ impl MongoConfig {
         if options.app_name.is_none() {
             options.app_name = Some("sesame".into());
         }
+        customize(&mut options);
         let client = Client::with_options(options).map_err(MongoError::InvalidUrl)?;
         let database = client.database(&name);
         Ok(MongoDb {
