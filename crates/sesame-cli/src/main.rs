@@ -78,6 +78,25 @@ enum Command {
     /// Session tools.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// MongoDB tools.
+    #[command(subcommand)]
+    Mongo(MongoCommand),
+}
+
+/// `sesame mongo ...`
+#[derive(Subcommand, Debug)]
+pub enum MongoCommand {
+    /// Import users from the legacy `mango` layout (collections `users` and `sessions`) into
+    /// Django's collections. Old hashes are kept and rehashed at the next login; pickled
+    /// sessions are not imported. Safe to run twice.
+    ImportMango {
+        /// The legacy users collection.
+        #[arg(long, default_value = "users")]
+        users: String,
+        /// The legacy sessions collection.
+        #[arg(long, default_value = "sessions")]
+        sessions: String,
+    },
 }
 
 /// `sesame user ...`
@@ -362,7 +381,8 @@ fn run(command: Command, settings: Settings) -> Result<(), CliError> {
             SessionCommand::Decode { data },
         )),
         other => block_on(async move {
-            let need_schema = !matches!(other, Command::Migrate | Command::Check);
+            let need_schema =
+                !matches!(other, Command::Migrate | Command::Check | Command::Mongo(_));
             let stores = context::open(&settings, need_schema).await?;
             match other {
                 Command::Migrate => migrate(&stores).await,
@@ -380,6 +400,9 @@ fn run(command: Command, settings: Settings) -> Result<(), CliError> {
                 Command::Group(cmd) => users::group(&stores, cmd).await,
                 Command::Perm(cmd) => users::perm(&stores, cmd).await,
                 Command::Session(cmd) => sessions::session(Some(&stores), &settings, cmd).await,
+                Command::Mongo(MongoCommand::ImportMango { users, sessions }) => {
+                    users::import_mango(&stores, &settings, users, sessions).await
+                }
                 Command::Serve | Command::Password(_) => Ok(()),
             }
         }),
@@ -396,13 +419,17 @@ fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Resu
 }
 
 async fn migrate(stores: &context::Stores) -> Result<(), CliError> {
-    let report = sesame::sql::migrate(&stores.db)
+    let db = match &stores.db {
+        context::Database::Sql(db) => db,
+        context::Database::Mongo(db) => return migrate_mongo(db, stores).await,
+    };
+    let report = sesame::sql::migrate(db)
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
     if report.created_schema {
         println!(
             "Created Django's tables on {} and recorded {} migrations in django_migrations.",
-            stores.db.backend().name(),
+            db.backend().name(),
             report.recorded_migrations
         );
     } else {
@@ -421,8 +448,48 @@ async fn migrate(stores: &context::Stores) -> Result<(), CliError> {
     Ok(())
 }
 
+async fn migrate_mongo(
+    db: &sesame::mongodb::MongoDb,
+    stores: &context::Stores,
+) -> Result<(), CliError> {
+    let report = sesame::mongodb::migrate(db)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    if report.created.is_empty() {
+        println!("Every index is already there.");
+    } else {
+        println!("Created {} index(es):", report.created.len());
+        for name in &report.created {
+            println!("  {name}");
+        }
+    }
+    if report.ttl_converted {
+        println!("Turned the expire_date index into a TTL index (expireAfterSeconds: 0).");
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let before = stores
+        .auth
+        .list_permissions()
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?
+        .len();
+    sesame::core::auth::store::create_default_permissions(stores.auth.as_ref())
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let created = stores
+        .auth
+        .list_permissions()
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?
+        .len()
+        .saturating_sub(before);
+    println!("Created {created} missing default permission(s).");
+    Ok(())
+}
+
 async fn check(stores: &context::Stores, settings: &Settings) -> Result<(), CliError> {
-    use sesame::core::auth::store::AuthStore;
     let mut problems = Vec::new();
     if settings.secret_key.is_empty() {
         problems.push("SECRET_KEY is empty: sessions cannot be signed".to_owned());
@@ -433,16 +500,30 @@ async fn check(stores: &context::Stores, settings: &Settings) -> Result<(), CliE
     if let Err(e) = sesame::core::auth::validators::PasswordValidators::from_settings(settings) {
         problems.push(e);
     }
-    match sesame::sql::schema_state(&stores.db).await {
-        Ok(sesame::sql::SchemaState::Complete) => {
-            if let Err(e) = stores.auth.list_users(0, 1).await {
-                problems.push(format!("the database does not answer: {e}"));
+    match &stores.db {
+        context::Database::Sql(db) => match sesame::sql::schema_state(db).await {
+            Ok(sesame::sql::SchemaState::Complete) => {
+                if let Err(e) = stores.auth.list_users(0, 1).await {
+                    problems.push(format!("the database does not answer: {e}"));
+                }
             }
-        }
-        Ok(other) => problems.push(format!(
-            "the schema is not ready ({other:?}): run `sesame migrate`"
-        )),
-        Err(e) => problems.push(format!("the database does not answer: {e}")),
+            Ok(other) => problems.push(format!(
+                "the schema is not ready ({other:?}): run `sesame migrate`"
+            )),
+            Err(e) => problems.push(format!("the database does not answer: {e}")),
+        },
+        context::Database::Mongo(db) => match sesame::mongodb::check_indexes(db).await {
+            Ok(found) => {
+                for p in found {
+                    if p.is_tolerable() {
+                        eprintln!("warning: {p}");
+                    } else {
+                        problems.push(format!("{p}: run `sesame migrate`"));
+                    }
+                }
+            }
+            Err(e) => problems.push(format!("the database does not answer: {e}")),
+        },
     }
     if problems.is_empty() {
         println!("System check identified no issues.");

@@ -10,7 +10,7 @@ use sesame::axum::site::Site;
 use sesame::core::auth::{Auth, ModelBackend};
 use sesame::core::session::{MemorySessionStore, SessionCodec, SessionStore, SignedCookieStore};
 use sesame::core::settings::Settings;
-use sesame::sql::{SchemaState, SqlSessionWithUser};
+use sesame::sql::SchemaState;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,41 +65,46 @@ async fn log_requests(req: Request, next: Next) -> Response {
 pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
     ensure_secret_key(&mut settings)?;
     let stores = crate::context::open(&settings, false).await?;
-    match sesame::sql::schema_state(&stores.db)
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?
-    {
-        SchemaState::Empty => {
-            let report = sesame::sql::migrate(&stores.db)
+    let stores = match stores.db.clone() {
+        crate::context::Database::Sql(db) => {
+            match sesame::sql::schema_state(&db)
                 .await
-                .map_err(|e| CliError::runtime(e.to_string()))?;
-            eprintln!(
-                "Created Django's tables on first run ({} migrations recorded).",
-                report.recorded_migrations
-            );
+                .map_err(|e| CliError::runtime(e.to_string()))?
+            {
+                SchemaState::Empty => {
+                    let report = sesame::sql::migrate(&db)
+                        .await
+                        .map_err(|e| CliError::runtime(e.to_string()))?;
+                    eprintln!(
+                        "Created Django's tables on first run ({} migrations recorded).",
+                        report.recorded_migrations
+                    );
+                }
+                SchemaState::Partial(missing) => {
+                    return Err(CliError::runtime(format!(
+                        "the database lacks these tables: {}",
+                        missing.join(", ")
+                    )));
+                }
+                SchemaState::Complete => {
+                    // Sesame's own tables on a database Django created.
+                    sesame::sql::migrate(&db)
+                        .await
+                        .map_err(|e| CliError::runtime(e.to_string()))?;
+                }
+            }
+            // The auth store notes at construction whether Sesame's extra table exists,
+            // which the migration above may just have created; the pool is kept.
+            crate::context::sql_stores(db, &settings).await?
         }
-        SchemaState::Partial(missing) => {
-            return Err(CliError::runtime(format!(
-                "the database lacks these tables: {}",
-                missing.join(", ")
-            )));
+        crate::context::Database::Mongo(db) => {
+            check_mongo_at_start_up(&db, &stores).await?;
+            stores
         }
-        SchemaState::Complete => {
-            // Sesame's own tables on a database Django created.
-            sesame::sql::migrate(&stores.db)
-                .await
-                .map_err(|e| CliError::runtime(e.to_string()))?;
-        }
-    }
-    // The auth store notes at construction whether Sesame's extra table exists, which the
-    // migration above may just have created; the pool and the session store are kept.
-    let mut stores = stores;
-    stores.auth = sesame::sql::SqlAuthStore::new(stores.db.clone())
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
+    };
     let codec = SessionCodec::from_settings(&settings);
     let sessions: Arc<dyn SessionStore> = match settings.session_engine.as_str() {
-        "db" | "django.contrib.sessions.backends.db" => Arc::new(stores.sessions.clone()),
+        "db" | "django.contrib.sessions.backends.db" => stores.sessions.store(),
         "memory" => {
             Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session_max_size))
         }
@@ -117,7 +122,7 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         }
     };
     let hashing = crate::context::hashing(&settings)?;
-    let users = Arc::new(stores.auth.clone());
+    let users = stores.auth.clone();
     let auth = Auth::new(
         ModelBackend::new(users.clone(), hashing.clone()),
         settings.secret_key.clone(),
@@ -125,9 +130,11 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         settings.auth_backend_path.clone(),
     );
     let mut sesame = Sesame::new(settings.clone(), sessions.clone()).with_auth(auth);
-    if settings.session_engine == "db" {
-        let joined = SqlSessionWithUser::new(stores.sessions.clone(), stores.auth.clone());
-        sesame = sesame.with_session_user_store(Arc::new(joined));
+    if matches!(
+        settings.session_engine.as_str(),
+        "db" | "django.contrib.sessions.backends.db"
+    ) {
+        sesame = sesame.with_session_user_store(stores.session_user.clone());
     }
     let site = Site::new(settings.clone(), users, sessions, hashing)
         .map_err(|e| CliError::usage(e.to_string()))?;
@@ -160,6 +167,51 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
     .await
     .map_err(|e| CliError::runtime(e.to_string()))?;
     eprintln!("Shut down cleanly.");
+    Ok(())
+}
+
+/// On MongoDB: an empty database gets its indexes and default permissions (as an empty SQLite
+/// file gets its tables); a database with some of them missing is refused, since a missing
+/// unique index would let duplicates in; a plain `expire_date` index is only a warning.
+async fn check_mongo_at_start_up(
+    db: &sesame::mongodb::MongoDb,
+    stores: &crate::context::Stores,
+) -> Result<(), CliError> {
+    let problems = sesame::mongodb::check_indexes(db)
+        .await
+        .map_err(|e| CliError::runtime(e.to_string()))?;
+    let all = sesame::mongodb::required_indexes(
+        db.collections(),
+        db.config().user_id,
+        db.config().unique_email,
+    );
+    if !problems.is_empty() && problems.len() == all.len() {
+        let report = sesame::mongodb::migrate(db)
+            .await
+            .map_err(|e| CliError::runtime(e.to_string()))?;
+        sesame::core::auth::store::create_default_permissions(stores.auth.as_ref())
+            .await
+            .map_err(|e| CliError::runtime(e.to_string()))?;
+        eprintln!(
+            "Created {} indexes and the default permissions on first run.",
+            report.created.len()
+        );
+        return Ok(());
+    }
+    let fatal: Vec<String> = problems
+        .iter()
+        .filter(|p| !p.is_tolerable())
+        .map(ToString::to_string)
+        .collect();
+    if !fatal.is_empty() {
+        return Err(CliError::runtime(format!(
+            "the MongoDB database lacks Sesame's indexes: run `sesame migrate`\n{}",
+            fatal.join("\n")
+        )));
+    }
+    for p in problems {
+        eprintln!("warning: {p}");
+    }
     Ok(())
 }
 

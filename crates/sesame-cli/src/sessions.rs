@@ -3,7 +3,7 @@
 use crate::CliError;
 use crate::context::Stores;
 use indicatif::{ProgressBar, ProgressStyle};
-use sesame::core::session::{SessionCodec, SessionStore};
+use sesame::core::session::SessionCodec;
 use sesame::core::settings::Settings;
 
 fn db_err(e: impl std::fmt::Display) -> CliError {

@@ -2,7 +2,6 @@
 
 use crate::context::{Stores, hashing};
 use crate::{CliError, prompt_password};
-use sesame::core::auth::store::AuthStore;
 use sesame::core::auth::validators::{PasswordValidators, UserAttributes};
 use sesame::core::auth::{
     NewUser, User, UserField, UserPermissions, normalize_email, normalize_username, split_perm,
@@ -427,5 +426,67 @@ pub async fn perm(stores: &Stores, cmd: crate::PermCommand) -> Result<(), CliErr
 }
 
 async fn user_permissions(stores: &Stores, u: &User) -> Result<UserPermissions, CliError> {
-    UserPermissions::load(&stores.auth, u).await.map_err(db_err)
+    UserPermissions::load(stores.auth.as_ref(), u)
+        .await
+        .map_err(db_err)
+}
+
+/// `mongo import-mango`: the legacy `mango` layout into Django's collections, with progress.
+pub async fn import_mango(
+    stores: &Stores,
+    settings: &Settings,
+    users: String,
+    sessions: String,
+) -> Result<(), CliError> {
+    use sesame::mongodb::import::{MangoSource, import_mango};
+    let (db, store) = stores.mongo()?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} importing {msg} {bar:40} {pos}/{len}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |phase: &str, done: u64, total: u64| {
+        bar.set_message(phase.to_owned());
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let source = MangoSource { users, sessions };
+    let report = import_mango(db, &store, &source, &progress)
+        .await
+        .map_err(db_err)?;
+    bar.finish_and_clear();
+    println!(
+        "Imported {} user(s) from {:?}; {} were already imported; {} document(s) without a username were skipped.",
+        report.users_imported, source.users, report.users_already_present, report.users_invalid
+    );
+    println!(
+        "Dropped {} legacy session(s) from {:?} (pickled data is never loaded; those users log in again). The legacy collections were only read.",
+        report.sessions_dropped, source.sessions
+    );
+    if report.legacy_hashes > 0 {
+        let hashers = &settings.password_hashers;
+        let preferred = hashers
+            .first()
+            .map_or("the preferred hasher", String::as_str);
+        let missing: Vec<&str> = ["sha1", "unsalted_md5"]
+            .into_iter()
+            .filter(|h| !hashers.iter().any(|x| x == h))
+            .collect();
+        if missing.is_empty() {
+            println!(
+                "{} user(s) have legacy hashes (sha1$..., bare MD5); they are rehashed with {} at their next login.",
+                report.legacy_hashes, preferred
+            );
+        } else {
+            println!(
+                "{} user(s) have legacy hashes (sha1$..., bare MD5). To let them log in (and be rehashed with {}), add {} to password_hashers, e.g. SESAME_PASSWORD_HASHERS={},{}.",
+                report.legacy_hashes,
+                preferred,
+                missing.join(" and "),
+                hashers.join(","),
+                missing.join(",")
+            );
+        }
+    }
+    Ok(())
 }

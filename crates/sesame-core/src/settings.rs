@@ -150,6 +150,12 @@ pub struct Settings {
     pub database_url: String,
     /// Redis for the `cache` and `cached_db` engines.
     pub cache_url: Option<String>,
+    /// MongoDB only: the kind of user `_id`, `objectid` (django-mongodb-backend's), `int`
+    /// (from a counters collection) or `str` (chosen by the application, e.g. the e-mail).
+    pub mongodb_user_id: crate::auth::IdKind,
+    /// Seconds a database or cache operation may take before it fails with a typed error
+    /// (MongoDB and Redis).
+    pub database_timeout: f64,
     /// The address `sesame serve` listens on.
     pub bind: String,
 
@@ -231,6 +237,8 @@ impl Default for Settings {
             signed_cookie_legacy_salt_fallback: true,
             database_url: "sqlite://sesame.sqlite3".into(),
             cache_url: None,
+            mongodb_user_id: crate::auth::IdKind::ObjectId,
+            database_timeout: 5.0,
             bind: "127.0.0.1:8000".into(),
             email_backend: "console".into(),
             email_file_path: "sesame-outbox".into(),
@@ -296,6 +304,9 @@ impl Settings {
                 Some(toml::Value::Integer(_)) => {
                     toml::Value::Integer(raw.trim().parse().map_err(|_| bad("an integer"))?)
                 }
+                Some(toml::Value::Float(_)) => {
+                    toml::Value::Float(raw.trim().parse().map_err(|_| bad("a number"))?)
+                }
                 Some(toml::Value::Boolean(_)) => {
                     toml::Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
                         "1" | "true" | "yes" | "on" => true,
@@ -349,6 +360,8 @@ mod tests {
             ("SESAME_SESSION_COOKIE_AGE", "60"),
             ("SESAME_SESSION_COOKIE_SECURE", "true"),
             ("SESAME_CACHE_URL", "redis://x"),
+            ("SESAME_MONGODB_USER_ID", "int"),
+            ("SESAME_DATABASE_TIMEOUT", "2.5"),
             ("SESAME_SUPERUSER_PASSWORD", "ignored"),
             ("PATH", "/bin"),
         ]
@@ -359,6 +372,8 @@ mod tests {
         assert_eq!(s.session_cookie_age, 60);
         assert!(s.session_cookie_secure);
         assert_eq!(s.cache_url.as_deref(), Some("redis://x"));
+        assert_eq!(s.mongodb_user_id, crate::auth::IdKind::Int);
+        assert_eq!(s.database_timeout, 2.5);
     }
 
     #[test]

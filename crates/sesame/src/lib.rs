@@ -19,3 +19,6 @@ pub use sesame_axum as axum;
 /// The SQL stores (feature `sql`, on by default).
 #[cfg(feature = "sql")]
 pub use sesame_sql as sql;
+/// The MongoDB stores (feature `mongodb`).
+#[cfg(feature = "mongodb")]
+pub use sesame_mongodb as mongodb;
