@@ -11,7 +11,7 @@ Do not run this file directly: `scripts/django-peer` makes sure the virtual envi
 .venv/django52 (django==5.2.*, argon2-cffi, bcrypt, psycopg[binary], PyMySQL) exists and runs
 this file with it. Usage:
 
-  django-peer [--database-url URL] [--apps LIST] COMMAND ...
+  django-peer [--database-url URL] [--apps LIST] [SESSION OPTIONS] COMMAND ...
 
   migrate                       Django's `migrate` (non-zero exit on any error)
   showmigrations                Django's `showmigrations`
@@ -28,6 +28,11 @@ this file with it. Usage:
                                 prints the new session key
   whoami KEY                    load session KEY through SessionMiddleware and
                                 AuthenticationMiddleware; print request.user as JSON
+  logout KEY                    logout() on a request carrying session KEY (flushes it)
+  session-get KEY               SessionStore(KEY).load(); print {"data": ..., "session_key": ...}
+                                as JSON (session_key null when the engine found nothing)
+  session-set JSON [--expiry N] a new session holding the JSON object (and set_expiry(N));
+                                print its key
   replay-schema DIR             build Django's schema WITHOUT Django from DIR (the files written
                                 by capture-schema): DDL, django_migrations rows, default rows
   schema-fingerprint            print a detailed catalog dump of Django's tables (for comparing
@@ -42,6 +47,17 @@ Database URLs (also read from $SESAME_DATABASE_URL):
   sqlite:///abs/path.db   sqlite://relative/path.db   sqlite:relative/path.db
   postgres://user[:password]@host[:port]/dbname   (postgresql:// too)
   mysql://user[:password]@host[:port]/dbname       (mariadb:// too; driven by PyMySQL)
+
+Session options (the commands that touch sessions: login, logout, whoami, session-get,
+session-set):
+  --session-engine db|cache|cached_db   SESSION_ENGINE django.contrib.sessions.backends.<this>
+                                        (default db)
+  --cache-url URL               LOCATION of CACHES["default"], Django's own
+                                django.core.cache.backends.redis.RedisCache (default
+                                $SESAME_CACHE_URL or redis://127.0.0.1:6379); only with cache
+                                and cached_db
+  --key-prefix P                its KEY_PREFIX (default "")
+  --cache-version N             its VERSION (default 1)
 
 Settings (settings.configure): SECRET_KEY from $SESAME_SECRET_KEY (default
 "django-peer-insecure-key"), USE_TZ=True, TIME_ZONE from $SESAME_TIME_ZONE (default
@@ -230,8 +246,9 @@ def default_auto_field():
     return value if "." in value else f"django.db.models.{value}"
 
 
-def setup_django(db, apps):
-    """settings.configure() for the database `db` and django.setup()."""
+def setup_django(db, apps, session=None):
+    """settings.configure() for the database `db` and django.setup(). `session` holds the
+    session options (engine, cache_url, key_prefix, cache_version), if any."""
     if db["vendor"] == "sqlite":
         database = {"ENGINE": "django.db.backends.sqlite3", "NAME": db["name"]}
     else:
@@ -252,6 +269,21 @@ def setup_django(db, apps):
     import django
     from django.conf import settings
 
+    extra = {}
+    session = session or {}
+    engine = session.get("engine") or "db"
+    extra["SESSION_ENGINE"] = f"django.contrib.sessions.backends.{engine}"
+    if engine in ("cache", "cached_db"):
+        # Django's built-in Redis cache (4.0+), which pickles values with redis-py.
+        extra["CACHES"] = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": session.get("cache_url") or os.environ.get("SESAME_CACHE_URL")
+                or "redis://127.0.0.1:6379",
+                "KEY_PREFIX": session.get("key_prefix") or "",
+                "VERSION": session.get("cache_version") or 1,
+            }
+        }
     settings.configure(
         SECRET_KEY=os.environ.get("SESAME_SECRET_KEY") or "django-peer-insecure-key",
         USE_TZ=True,
@@ -259,6 +291,7 @@ def setup_django(db, apps):
         INSTALLED_APPS=[f"django.contrib.{app}" for app in apps],
         DATABASES={"default": database},
         DEFAULT_AUTO_FIELD=default_auto_field(),
+        **extra,
     )
     django.setup()
 
@@ -347,7 +380,7 @@ def cmd_checkpassword(args):
 
 
 def _request_with_session(session_key=None):
-    """A request that went through Django's SessionMiddleware (db engine) and
+    """A request that went through Django's SessionMiddleware (the configured engine) and
     AuthenticationMiddleware, the way a view would see it."""
     from django.contrib.auth.middleware import AuthenticationMiddleware
     from django.contrib.sessions.middleware import SessionMiddleware
@@ -377,6 +410,16 @@ def cmd_login(args):
     return 0
 
 
+def cmd_logout(args):
+    """Load session KEY through the middleware and log out as LogoutView does (flush)."""
+    from django.contrib.auth import logout
+
+    request = _request_with_session(args.session_key)
+    logout(request)
+    print("logged out")
+    return 0
+
+
 def cmd_whoami(args):
     """Load the session KEY as Django's middleware would and print request.user as JSON
     ({"authenticated": false} for AnonymousUser), plus the session's keys."""
@@ -391,6 +434,36 @@ def cmd_whoami(args):
         out.update(id=str(user.pk), username=user.get_username())
     out["session_keys"] = sorted(request.session.keys())
     print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+def _session_store(session_key=None):
+    from importlib import import_module
+
+    from django.conf import settings
+
+    return import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+
+
+def cmd_session_get(args):
+    """Load session KEY with the configured engine; print its dict and whether it was found."""
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    store = _session_store(args.session_key)
+    data = store.load()
+    print(json.dumps({"data": data, "session_key": store.session_key}, ensure_ascii=False))
+    return 0
+
+
+def cmd_session_set(args):
+    """Store a new session holding the JSON object given; print its key."""
+    store = _session_store()
+    store.update(json.loads(args.data))
+    if args.expiry is not None:
+        store.set_expiry(args.expiry)
+    store.save()
+    print(store.session_key)
     return 0
 
 
@@ -1000,6 +1073,16 @@ def main(argv=None):
                         help="database URL (default: $SESAME_DATABASE_URL)")
     common.add_argument("--apps", default=argparse.SUPPRESS,
                         help=f"django.contrib apps, comma-separated (default: {DEFAULT_APPS})")
+    common.add_argument("--session-engine", choices=("db", "cache", "cached_db"),
+                        default=argparse.SUPPRESS,
+                        help="SESSION_ENGINE django.contrib.sessions.backends.<this> (default: db)")
+    common.add_argument("--cache-url", default=argparse.SUPPRESS,
+                        help="LOCATION of the RedisCache for cache and cached_db (default: "
+                             "$SESAME_CACHE_URL or redis://127.0.0.1:6379)")
+    common.add_argument("--key-prefix", default=argparse.SUPPRESS,
+                        help="KEY_PREFIX of that cache (default: empty)")
+    common.add_argument("--cache-version", type=int, default=argparse.SUPPRESS,
+                        help="VERSION of that cache (default: 1)")
 
     parser = argparse.ArgumentParser(
         prog="django-peer", parents=[common],
@@ -1029,8 +1112,17 @@ def main(argv=None):
     p = add("login", cmd_login, "authenticate() + login() + save; print the session key")
     p.add_argument("username")
     p.add_argument("password")
+    p = add("logout", cmd_logout, "log the session KEY out (logout(), which flushes it)")
+    p.add_argument("session_key")
     p = add("whoami", cmd_whoami, "load a session through Django's middleware; print request.user")
     p.add_argument("session_key")
+    p = add("session-get", cmd_session_get, "load a session with the configured engine; "
+            "print its dict as JSON")
+    p.add_argument("session_key")
+    p = add("session-set", cmd_session_set, "store a new session holding a JSON object; "
+            "print its key")
+    p.add_argument("data", metavar="JSON")
+    p.add_argument("--expiry", type=int, default=None, help="set_expiry(N) seconds")
     p = add("perms", cmd_perms, "print user.get_all_permissions(), sorted")
     p.add_argument("username")
     p = add("replay-schema", cmd_replay_schema, "create Django's schema from DIR, without Django",
@@ -1060,7 +1152,13 @@ def main(argv=None):
                                 or os.environ.get("SESAME_DATABASE_URL"))
         if args.needs_django:
             apps = getattr(args, "apps", DEFAULT_APPS)
-            setup_django(args.db, [a.strip() for a in apps.split(",") if a.strip()])
+            session = {
+                "engine": getattr(args, "session_engine", None),
+                "cache_url": getattr(args, "cache_url", None),
+                "key_prefix": getattr(args, "key_prefix", None),
+                "cache_version": getattr(args, "cache_version", None),
+            }
+            setup_django(args.db, [a.strip() for a in apps.split(",") if a.strip()], session)
         return args.func(args) or 0
     except PeerError as exc:
         print(f"django-peer: error: {exc}", file=sys.stderr)

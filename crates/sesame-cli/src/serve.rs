@@ -115,9 +115,20 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
                 settings.session_cookie_age,
             ))
         }
+        "cache" | "django.contrib.sessions.backends.cache" => Arc::new(
+            sesame::redis::RedisSessionStore::connect(redis_config(&settings)?)
+                .map_err(|e| CliError::runtime(e.to_string()))?,
+        ),
+        "cached_db" | "django.contrib.sessions.backends.cached_db" => Arc::new(
+            sesame::redis::CachedDbSessionStore::connect(
+                redis_config(&settings)?,
+                stores.sessions.store(),
+            )
+            .map_err(|e| CliError::runtime(e.to_string()))?,
+        ),
         other => {
             return Err(CliError::usage(format!(
-                "SESSION_ENGINE {other:?} is not available yet: use db, memory or signed_cookies"
+                "unknown SESSION_ENGINE {other:?}: use db, cache, cached_db, signed_cookies or memory"
             )));
         }
     };
@@ -213,6 +224,22 @@ async fn check_mongo_at_start_up(
         eprintln!("warning: {p}");
     }
     Ok(())
+}
+
+/// The Redis cache of the `cache` and `cached_db` engines, as Django's `CACHES["default"]`.
+fn redis_config(settings: &Settings) -> Result<sesame::redis::RedisConfig, CliError> {
+    let Some(url) = settings.cache_url.as_deref().filter(|u| !u.is_empty()) else {
+        return Err(CliError::usage(format!(
+            "SESSION_ENGINE {:?} needs a cache: set SESAME_CACHE_URL=redis://host:6379/0",
+            settings.session_engine
+        )));
+    };
+    let timeout = std::time::Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0));
+    Ok(sesame::redis::RedisConfig::new(url)
+        .with_key_prefix(settings.cache_key_prefix.clone())
+        .with_version(settings.cache_version)
+        .with_timeouts(timeout, timeout)
+        .with_max_size(settings.session_max_size))
 }
 
 async fn shutdown() {

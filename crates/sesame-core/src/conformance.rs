@@ -133,9 +133,11 @@ pub async fn session_store_suite(store: Arc<dyn SessionStore>, limit: SizeLimit)
         None,
         "{name}: expired record does not load"
     );
+    // A store that expires records by itself (Redis) holds nothing left to clear.
+    let expired_still_stored = store.exists(&expired_key).await.expect("exists");
     let cleared = store.clear_expired().await.expect("clear_expired");
     assert!(
-        cleared >= 1,
+        cleared >= 1 || !expired_still_stored,
         "{name}: clear_expired removed the expired record"
     );
     assert!(

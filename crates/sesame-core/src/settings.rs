@@ -150,6 +150,11 @@ pub struct Settings {
     pub database_url: String,
     /// Redis for the `cache` and `cached_db` engines.
     pub cache_url: Option<String>,
+    /// The cache's `KEY_PREFIX` (Django's `CACHES["default"]["KEY_PREFIX"]`), for the
+    /// `cache` and `cached_db` engines.
+    pub cache_key_prefix: String,
+    /// The cache's `VERSION` (Django's `CACHES["default"]["VERSION"]`).
+    pub cache_version: i64,
     /// MongoDB only: the kind of user `_id`, `objectid` (django-mongodb-backend's), `int`
     /// (from a counters collection) or `str` (chosen by the application, e.g. the e-mail).
     pub mongodb_user_id: crate::auth::IdKind,
@@ -237,6 +242,8 @@ impl Default for Settings {
             signed_cookie_legacy_salt_fallback: true,
             database_url: "sqlite://sesame.sqlite3".into(),
             cache_url: None,
+            cache_key_prefix: String::new(),
+            cache_version: 1,
             mongodb_user_id: crate::auth::IdKind::ObjectId,
             database_timeout: 5.0,
             bind: "127.0.0.1:8000".into(),

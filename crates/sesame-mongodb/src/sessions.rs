@@ -192,6 +192,13 @@ impl SessionStore for MongoSessionStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
+        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
+    }
+
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
         if !self.is_valid_key(key) {
             return Ok(None);
         }
@@ -202,10 +209,13 @@ impl SessionStore for MongoSessionStore {
             .run(
                 self.coll()
                     .find_one(filter)
-                    .projection(doc! {"session_data": 1}),
+                    .projection(doc! {"session_data": 1, "expire_date": 1}),
             )
             .await?;
-        Ok(found.map(|d| decode_doc(&self.codec, &d)))
+        Ok(found.map(|d| {
+            let expires = d.get_datetime("expire_date").ok().map(chrono_time);
+            (decode_doc(&self.codec, &d), expires)
+        }))
     }
 
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {

@@ -1,1 +1,42 @@
-//! Redis session store in Django's cache formats. Not built yet: see issue 7.
+//! # sesame-redis
+//!
+//! Sessions in Redis, in the formats of Django's `cache` and `cached_db` session engines on
+//! Django's built-in Redis cache (`django.core.cache.backends.redis.RedisCache`), so that a
+//! Django site and a Sesame service share their users' sessions.
+//!
+//! | Django `SESSION_ENGINE` | Sesame store | Redis key (defaults `KEY_PREFIX` `""`, `VERSION` 1) |
+//! |---|---|---|
+//! | `django.contrib.sessions.backends.cache` | [`RedisSessionStore`] | `:1:django.contrib.sessions.cache<key>` |
+//! | `django.contrib.sessions.backends.cached_db` | [`CachedDbSessionStore`] over a database store | `:1:django.contrib.sessions.cached_db<key>` |
+//!
+//! The value is the session dict pickled with protocol 5 (Django's `RedisSerializer`), read
+//! by a decoder that knows only plain data and refuses anything else ([`pickle`]). The key's
+//! TTL is the session's expiry age.
+//!
+//! The connection is one multiplexed connection with connect and response timeouts, which
+//! reconnects by itself: while Redis is down the stores answer
+//! [`StoreError::Unavailable`](sesame_core::session::StoreError::Unavailable) (503 in the web
+//! layer), and once it is back they work again without a restart.
+//!
+//! ```no_run
+//! use sesame_redis::{CachedDbSessionStore, RedisConfig, RedisSessionStore};
+//! use sesame_core::session::{MemorySessionStore, SessionCodec, SessionStore};
+//! use std::sync::Arc;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = RedisConfig::new("redis://127.0.0.1:6379/0").with_key_prefix("site");
+//! let cache_only = RedisSessionStore::connect(config.clone())?;
+//! let db: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(SessionCodec::new("secret")));
+//! let cached_db = CachedDbSessionStore::connect(config, db)?;
+//! # Ok(()) }
+//! ```
+
+mod cache;
+mod cached_db;
+mod client;
+mod config;
+pub mod pickle;
+
+pub use cache::{CACHE_KEY_PREFIX, RedisSessionStore};
+pub use cached_db::{CACHE_ERROR_TARGET, CACHED_DB_KEY_PREFIX, CachedDbSessionStore};
+pub use client::{Condition, ConnectError, RedisCache, Written};
+pub use config::{DEFAULT_URL, RedisConfig};

@@ -2,7 +2,7 @@
 
 use crate::db::{BindTime, Db, SqlError, is_unique_violation, with_pool};
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sesame_core::session::{SessionCodec, SessionData, SessionRecord, SessionStore, StoreError};
 use sqlx::Row;
 
@@ -175,18 +175,27 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
+        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
+    }
+
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
+        use crate::db::GetTime;
         if !self.is_valid_key(key) {
             return Ok(None);
         }
         let sql = self.db.sql(
-            "SELECT session_data FROM django_session WHERE session_key = ? AND expire_date > ?",
+            "SELECT session_data, expire_date FROM django_session WHERE session_key = ? AND expire_date > ?",
         );
         let now = Utc::now();
-        let data: Option<String> = with_pool!(self.db, p => {
+        let row: Option<(String, Option<DateTime<Utc>>)> = with_pool!(self.db, p => {
             sqlx::query(&sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?
-                .map(|r| r.try_get(0)).transpose().map_err(SqlError::from)?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.time("expire_date")?)))
+                .transpose().map_err(SqlError::from)?
         });
-        Ok(data.map(|d| self.codec.decode(&d)))
+        Ok(row.map(|(d, expires)| (self.codec.decode(&d), expires)))
     }
 
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {

@@ -16,9 +16,13 @@ pub use sesame_core as core;
 #[cfg(feature = "axum")]
 pub use sesame_axum as axum;
 
-/// The SQL stores (feature `sql`, on by default).
-#[cfg(feature = "sql")]
-pub use sesame_sql as sql;
 /// The MongoDB stores (feature `mongodb`).
 #[cfg(feature = "mongodb")]
 pub use sesame_mongodb as mongodb;
+/// The SQL stores (feature `sql`, on by default).
+#[cfg(feature = "sql")]
+pub use sesame_sql as sql;
+
+/// The Redis session stores, Django's `cache` and `cached_db` engines (feature `redis`).
+#[cfg(feature = "redis")]
+pub use sesame_redis as redis;

@@ -83,12 +83,19 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
+        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
+    }
+
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
         let found = self
             .lock()
             .get(key)
             .filter(|(_, expires)| *expires > Utc::now())
-            .map(|(data, _)| data.clone());
-        Ok(found.map(|data| self.codec.decode(&data)))
+            .cloned();
+        Ok(found.map(|(data, expires)| (self.codec.decode(&data), Some(expires))))
     }
 
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {

@@ -74,6 +74,16 @@ pub trait SessionStore: Send + Sync + 'static {
     /// The stored dict, if the record exists and has not expired.
     async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError>;
 
+    /// [`load`](Self::load), with the record's expiry date when the store keeps one. A cache
+    /// in front of this store (Django's `cached_db` engine) keeps its copy for exactly the
+    /// time the record has left, never longer; `None` tells it not to keep one.
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
+        Ok(self.load(key).await?.map(|data| (data, None)))
+    }
+
     /// Insert a new record under `key`, or fail with [`StoreError::KeyExists`]. Returns the key
     /// the client must present from now on (the same key, except for signed cookies).
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError>;

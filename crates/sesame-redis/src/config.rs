@@ -1,0 +1,106 @@
+//! How to reach Redis, and the parts of Django's `CACHES` entry that decide the keys.
+
+use crate::pickle::Limits;
+use std::time::Duration;
+
+/// The URL used when none is given: a local server's default port, database 0.
+pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
+
+/// A Redis cache as Django's `CACHES` entry describes it (`BACKEND` =
+/// `django.core.cache.backends.redis.RedisCache`), plus the client's timeouts and limits.
+///
+/// ```
+/// use sesame_redis::RedisConfig;
+/// use std::time::Duration;
+/// let config = RedisConfig::new("redis://127.0.0.1:6379/0")
+///     .with_key_prefix("shop")
+///     .with_timeouts(Duration::from_millis(500), Duration::from_secs(1));
+/// assert_eq!(config.make_key("django.contrib.sessions.cacheabc"), "shop:1:django.contrib.sessions.cacheabc");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfig {
+    /// `LOCATION`: `redis://[[user]:password@]host[:port][/db]` (no TLS).
+    pub url: String,
+    /// `KEY_PREFIX`, default empty.
+    pub key_prefix: String,
+    /// `VERSION`, default 1.
+    pub version: i64,
+    /// How long one connection attempt may take.
+    pub connect_timeout: Duration,
+    /// How long one command may wait for its answer.
+    pub response_timeout: Duration,
+    /// After a lost connection, how many more connection attempts (with exponential backoff
+    /// from 100 ms) the waiting commands sit through before they fail. The next command
+    /// starts over, so the store recovers by itself whenever Redis is back.
+    pub reconnect_retries: usize,
+    /// What a stored value may cost to decode (a value beyond them loads as no session).
+    pub limits: Limits,
+    /// Refuse to write pickles over this many bytes (`0` = no limit), like the other stores'
+    /// `with_max_size`.
+    pub max_size: usize,
+}
+
+impl RedisConfig {
+    /// Django's defaults (`KEY_PREFIX` `""`, `VERSION` 1) for the server at `url`; 1 s to
+    /// connect, 1 s per answer, one reconnection retry.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            key_prefix: String::new(),
+            version: 1,
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            reconnect_retries: 1,
+            limits: Limits::default(),
+            max_size: 0,
+        }
+    }
+
+    /// Set `KEY_PREFIX`.
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// Set `VERSION`.
+    pub fn with_version(mut self, version: i64) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Set the connect and response timeouts.
+    pub fn with_timeouts(mut self, connect: Duration, response: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.response_timeout = response;
+        self
+    }
+
+    /// Set the number of reconnection retries.
+    pub fn with_reconnect_retries(mut self, retries: usize) -> Self {
+        self.reconnect_retries = retries;
+        self
+    }
+
+    /// Set the decoding limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Refuse pickles over `max_size` bytes (`0` = no limit).
+    pub fn with_max_size(mut self, max_size: usize) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// Django's default `KEY_FUNCTION`: `f"{KEY_PREFIX}:{VERSION}:{key}"`.
+    pub fn make_key(&self, key: &str) -> String {
+        format!("{}:{}:{key}", self.key_prefix, self.version)
+    }
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self::new(DEFAULT_URL)
+    }
+}
