@@ -142,7 +142,7 @@ impl MongoConfig {
         Ok(MongoDb {
             client,
             database,
-            config: self,
+            config: std::sync::Arc::new(self),
         })
     }
 }
@@ -153,7 +153,7 @@ impl MongoConfig {
 pub struct MongoDb {
     client: Client,
     database: Database,
-    config: MongoConfig,
+    config: std::sync::Arc<MongoConfig>,
 }
 
 impl MongoDb {

@@ -128,7 +128,7 @@ pub async fn import_mango(
             is_staff: flag(d, "is_staff", false),
             is_superuser: flag(d, "is_superuser", false),
             is_active: flag(d, "is_active", true),
-            ..NewUser::new(&username, &text(d, "email"), &password)
+            ..NewUser::new(&username, text(d, "email"), &password)
         };
         let legacy_hash = is_legacy_hash(&password);
         let user = match store.create_user(new).await {

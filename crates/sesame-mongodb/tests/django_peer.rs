@@ -79,8 +79,10 @@ async fn django_and_sesame_share_users_permissions_and_sessions() {
     );
 
     let store = MongoAuthStore::new(t.db.clone());
-    let mut settings = Settings::default();
-    settings.secret_key = SECRET.into();
+    let settings = Settings {
+        secret_key: SECRET.into(),
+        ..Settings::default()
+    };
     let hashing = PasswordHashing::new(Hashers::from_settings(&settings).unwrap(), 1);
     let backend = ModelBackend::new(Arc::new(store.clone()), hashing.clone());
     let codec = SessionCodec::new(SECRET);
