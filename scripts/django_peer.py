@@ -368,6 +368,14 @@ def cmd_createuser(args):
     print(user.pk)
 
 
+def cmd_deleteuser(args):
+    """Delete a user as the admin does (Model.delete, with Django's cascades)."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.get(username=args.username).delete()
+    print("deleted")
+
+
 def cmd_checkpassword(args):
     from django.contrib.auth import authenticate
 
@@ -1101,6 +1109,8 @@ def main(argv=None):
     p = add("check-schema", cmd_check_schema, "makemigrations --check and migrate --plan empty?")
     p.add_argument("--expect-sql", metavar="FILE",
                    help="also require `sql-schema` to equal this schema file (comments aside)")
+    p = add("deleteuser", cmd_deleteuser, "delete a user as the admin does")
+    p.add_argument("username")
     p = add("createuser", cmd_createuser, "create a user, print its pk")
     p.add_argument("username")
     p.add_argument("password")

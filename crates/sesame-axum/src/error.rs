@@ -26,6 +26,10 @@ pub enum SesameError {
     /// `SesameLayer` is not installed around this route.
     #[error("SesameLayer is missing around this route")]
     MissingLayer,
+    /// The application is configured inconsistently (e.g. a login names a backend that is
+    /// not configured): a server error, never reported as a store outage.
+    #[error("misconfigured: {0}")]
+    Misconfigured(String),
 }
 
 impl From<StoreError> for SesameError {
@@ -54,6 +58,7 @@ impl From<AuthError> for SesameError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Session(s) => s.into(),
+            AuthError::UnknownBackend(_) => SesameError::Misconfigured(e.to_string()),
             other => SesameError::Store(other.to_string()),
         }
     }
@@ -65,7 +70,9 @@ impl IntoResponse for SesameError {
             SesameError::SessionInterrupted | SesameError::BadRequest(_) => StatusCode::BAD_REQUEST,
             SesameError::SessionTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             SesameError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            SesameError::MissingLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            SesameError::MissingLayer | SesameError::Misconfigured(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let body = match &self {
             SesameError::Store(detail) => {
@@ -74,6 +81,10 @@ impl IntoResponse for SesameError {
             }
             SesameError::MissingLayer => {
                 tracing::error!(target: "sesame", "SesameLayer is missing around this route");
+                "Server error.".to_owned()
+            }
+            SesameError::Misconfigured(detail) => {
+                tracing::error!(target: "sesame", error = %detail, "misconfiguration");
                 "Server error.".to_owned()
             }
             other => other.to_string(),

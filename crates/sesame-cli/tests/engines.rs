@@ -99,3 +99,31 @@ fn a_cache_engine_without_a_cache_url_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("SESAME_CACHE_URL"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn signup_logs_in_with_the_configured_backend_path() {
+    let server = serve_with(&[("SESAME_AUTH_BACKEND_PATH", "myproject.backends.RustBackend")]);
+    let mut b = Browser {
+        server: &server,
+        cookies: HashMap::new(),
+    };
+    let r = b.post(
+        "/accounts/signup/",
+        &[
+            ("username", "bea"),
+            ("email", "bea@example.com"),
+            ("password1", "Tr0ub4dor&3-long"),
+            ("password2", "Tr0ub4dor&3-long"),
+        ],
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+    let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+    assert_eq!(who["authenticated"], true);
+    let r = b.post("/accounts/logout/", &[]);
+    assert_eq!(r.status, 302);
+    let r = b.post(
+        "/accounts/login/",
+        &[("username", "bea"), ("password", "Tr0ub4dor&3-long")],
+    );
+    assert_eq!(r.status, 302, "{}", r.body);
+}

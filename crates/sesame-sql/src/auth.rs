@@ -142,10 +142,18 @@ impl SqlAuthStore {
         user: i64,
         extra: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(), AuthStoreError> {
-        if !self.has_extra {
-            if extra.is_empty() {
-                return Ok(());
+        if extra.is_empty() {
+            // No row for no profile fields: Django, which does not know the table, then
+            // never meets one (and the FK cascades anyway on schemas Sesame creates).
+            if self.has_extra {
+                let delete = self
+                    .db
+                    .sql("DELETE FROM sesame_user_extra WHERE user_id = ?");
+                with_pool!(self.db, p => sqlx::query(&delete).bind(user).execute(p).await.map(drop).map_err(store_err)?);
             }
+            return Ok(());
+        }
+        if !self.has_extra {
             return Err(AuthStoreError::Invalid(format!(
                 "extra profile fields need the {EXTRA_TABLE} table: run `sesame migrate`"
             )));

@@ -154,13 +154,13 @@ pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
     if !db.table_exists(EXTRA_TABLE).await {
         let ddl = match db.backend() {
             Backend::Sqlite => {
-                "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED, data text NOT NULL)"
+                "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY REFERENCES auth_user (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED, data text NOT NULL)"
             }
             Backend::Postgres => {
-                "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED, data text NOT NULL)"
+                "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY REFERENCES auth_user (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED, data text NOT NULL)"
             }
             Backend::MySql => {
-                "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY, data longtext NOT NULL, CONSTRAINT sesame_user_extra_user_id_fk FOREIGN KEY (user_id) REFERENCES auth_user (id))"
+                "CREATE TABLE sesame_user_extra (user_id integer NOT NULL PRIMARY KEY, data longtext NOT NULL, CONSTRAINT sesame_user_extra_user_id_fk FOREIGN KEY (user_id) REFERENCES auth_user (id) ON DELETE CASCADE)"
             }
         };
         db.execute_raw(ddl).await?;

@@ -161,6 +161,28 @@ async fn sesame_first(kind: Kind) {
     )
     .unwrap();
     assert_eq!(code, 0, "{out}");
+
+    // Django deletes users Sesame made, with and without profile fields (Sesame's own
+    // table cascades; Django does not know it).
+    let store = SqlAuthStore::new(t.db.clone()).await.unwrap();
+    let mut extra = serde_json::Map::new();
+    extra.insert("bio".into(), "hi".into());
+    let with_extra = store
+        .create_user(NewUser {
+            extra,
+            ..NewUser::new("with_extra", "", "x")
+        })
+        .await
+        .unwrap();
+    store
+        .create_user(NewUser::new("plain", "", "x"))
+        .await
+        .unwrap();
+    for name in ["with_extra", "plain"] {
+        let (code, out) = peer(&t, &["deleteuser", name]).unwrap();
+        assert_eq!(code, 0, "Django deletes {name}: {out}");
+    }
+    assert!(store.get_user(&with_extra.id).await.unwrap().is_none());
     t.drop_db().await;
 }
 

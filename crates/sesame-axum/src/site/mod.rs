@@ -326,7 +326,9 @@ async fn signup_submit(
             .await
         {
             Ok(mut user) => {
-                user.backend = Some(sesame_core::auth::MODEL_BACKEND_PATH.into());
+                // No backend named: `login` uses the first configured one, whose path
+                // (AUTH_BACKEND_PATH) is what goes into `_auth_user_backend`.
+                user.backend = None;
                 auth.login(&mut user).await?;
                 messages.success(format!(
                     "Welcome, {}! Your account has been created.",

@@ -21,6 +21,10 @@ pub enum AuthError {
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] HashError),
+    /// `login` was given a user whose `backend` names no configured backend (a programming
+    /// or configuration error, not an outage).
+    #[error("no configured authentication backend has the path {0:?}")]
+    UnknownBackend(String),
 }
 
 /// An authentication backend, as listed in Django's `AUTHENTICATION_BACKENDS`: it checks

@@ -122,11 +122,7 @@ impl Auth {
         }
         let backend = self
             .backend_for(user)
-            .ok_or_else(|| {
-                AuthError::Store(super::AuthStoreError::NotFound(
-                    "an authentication backend".into(),
-                ))
-            })?
+            .ok_or_else(|| AuthError::UnknownBackend(user.backend.clone().unwrap_or_default()))?
             .clone();
         session
             .insert(SESSION_KEY, Value::from(user.id.to_string()))
