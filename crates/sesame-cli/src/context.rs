@@ -173,7 +173,7 @@ pub async fn sql_stores(db: Db, settings: &Settings) -> Result<Stores, CliError>
 }
 
 async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
-    let timeout = Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0));
+    let timeout = store_timeout(settings);
     let db = MongoConfig::new(&settings.database_url)
         .with_user_id(settings.mongodb_user_id)
         .with_timeout(timeout)
@@ -184,17 +184,7 @@ async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, Cl
         let problems = sesame::mongodb::check_indexes(&db)
             .await
             .map_err(|e| CliError::runtime(e.to_string()))?;
-        let fatal: Vec<String> = problems
-            .iter()
-            .filter(|p| !p.is_tolerable())
-            .map(ToString::to_string)
-            .collect();
-        if !fatal.is_empty() {
-            return Err(CliError::runtime(format!(
-                "the MongoDB database lacks Sesame's indexes: run `sesame migrate` first\n{}",
-                fatal.join("\n")
-            )));
-        }
+        refuse_missing_indexes(&problems)?;
     }
     let auth = MongoAuthStore::new(db.clone());
     let sessions = MongoSessionStore::new(db.clone(), codec(settings))
@@ -206,6 +196,28 @@ async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, Cl
         sessions: DbSessions::Mongo(sessions),
         session_user: Arc::new(joined),
     })
+}
+
+/// Refuse to run on a MongoDB database that lacks an index the stores rely on (a missing
+/// unique index would let duplicates in); a plain `expire_date` index is tolerated.
+pub fn refuse_missing_indexes(problems: &[sesame::mongodb::IndexProblem]) -> Result<(), CliError> {
+    let fatal: Vec<String> = problems
+        .iter()
+        .filter(|p| !p.is_tolerable())
+        .map(ToString::to_string)
+        .collect();
+    if fatal.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::runtime(format!(
+        "the MongoDB database lacks Sesame's indexes: run `sesame migrate` first\n{}",
+        fatal.join("\n")
+    )))
+}
+
+/// The per-operation timeout of the MongoDB and Redis stores.
+pub fn store_timeout(settings: &Settings) -> Duration {
+    Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0))
 }
 
 /// The hashing pool from settings.

@@ -209,17 +209,7 @@ async fn check_mongo_at_start_up(
         );
         return Ok(());
     }
-    let fatal: Vec<String> = problems
-        .iter()
-        .filter(|p| !p.is_tolerable())
-        .map(ToString::to_string)
-        .collect();
-    if !fatal.is_empty() {
-        return Err(CliError::runtime(format!(
-            "the MongoDB database lacks Sesame's indexes: run `sesame migrate`\n{}",
-            fatal.join("\n")
-        )));
-    }
+    crate::context::refuse_missing_indexes(&problems)?;
     for p in problems {
         eprintln!("warning: {p}");
     }
@@ -234,7 +224,7 @@ fn redis_config(settings: &Settings) -> Result<sesame::redis::RedisConfig, CliEr
             settings.session_engine
         )));
     };
-    let timeout = std::time::Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0));
+    let timeout = crate::context::store_timeout(settings);
     Ok(sesame::redis::RedisConfig::new(url)
         .with_key_prefix(settings.cache_key_prefix.clone())
         .with_version(settings.cache_version)

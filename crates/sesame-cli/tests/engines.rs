@@ -6,7 +6,6 @@
 mod common;
 
 use common::{Browser, serve_with};
-use std::collections::HashMap;
 use std::process::Command;
 
 fn redis_url() -> Option<String> {
@@ -39,26 +38,15 @@ fn cache_and_cached_db_engines_serve_logins() {
             ("SESAME_CACHE_URL", &url),
             ("SESAME_CACHE_KEY_PREFIX", &prefix),
         ]);
-        let mut b = Browser {
-            server: &server,
-            cookies: HashMap::new(),
-        };
-        let r = b.post(
-            "/accounts/signup/",
-            &[
-                ("username", "alice"),
-                ("email", "alice@example.com"),
-                ("password1", "Tr0ub4dor&3-long"),
-                ("password2", "Tr0ub4dor&3-long"),
-            ],
-        );
+        let mut b = Browser::new(&server);
+        let r = b.signup("alice", "alice@example.com", "Tr0ub4dor&3-long");
         assert_eq!(r.status, 302, "{engine}: {}", r.body);
         let key = b
             .cookies
             .get("sessionid")
             .cloned()
             .expect("a session cookie");
-        let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+        let who = b.whoami();
         assert_eq!(who["authenticated"], true, "{engine}");
         // The session is in Redis under Django's key.
         let stored = Command::new("redis-cli")
@@ -74,7 +62,7 @@ fn cache_and_cached_db_engines_serve_logins() {
             assert_eq!(n, "1", "{engine}: the key is in Redis");
         }
         b.post("/accounts/logout/", &[]);
-        let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+        let who = b.whoami();
         assert_eq!(who["authenticated"], false, "{engine}");
     }
 }
@@ -103,21 +91,10 @@ fn a_cache_engine_without_a_cache_url_is_a_usage_error() {
 #[test]
 fn signup_logs_in_with_the_configured_backend_path() {
     let server = serve_with(&[("SESAME_AUTH_BACKEND_PATH", "myproject.backends.RustBackend")]);
-    let mut b = Browser {
-        server: &server,
-        cookies: HashMap::new(),
-    };
-    let r = b.post(
-        "/accounts/signup/",
-        &[
-            ("username", "bea"),
-            ("email", "bea@example.com"),
-            ("password1", "Tr0ub4dor&3-long"),
-            ("password2", "Tr0ub4dor&3-long"),
-        ],
-    );
+    let mut b = Browser::new(&server);
+    let r = b.signup("bea", "bea@example.com", "Tr0ub4dor&3-long");
     assert_eq!(r.status, 302, "{}", r.body);
-    let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+    let who = b.whoami();
     assert_eq!(who["authenticated"], true);
     let r = b.post("/accounts/logout/", &[]);
     assert_eq!(r.status, 302);

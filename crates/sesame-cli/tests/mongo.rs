@@ -9,7 +9,6 @@ mod common;
 use common::{Browser, serve_with};
 use mongodb::bson::{Document, doc, oid::ObjectId};
 use sha1::Digest;
-use std::collections::HashMap;
 use std::process::{Command, Output};
 
 fn mongo_url() -> Option<String> {
@@ -179,10 +178,7 @@ fn import_mango_then_log_in_on_the_site_with_the_old_password() {
         ("SESAME_SECRET_KEY", "mongo-cli-test-key"),
         ("SESAME_PASSWORD_HASHERS", "pbkdf2_sha256,sha1,unsalted_md5"),
     ]);
-    let mut b = Browser {
-        server: &server,
-        cookies: HashMap::new(),
-    };
+    let mut b = Browser::new(&server);
     assert_eq!(b.get("/healthz").status, 200);
     let r = b.post(
         "/accounts/login/",
@@ -198,7 +194,7 @@ fn import_mango_then_log_in_on_the_site_with_the_old_password() {
         &[("username", "ann"), ("password", "an old passphrase")],
     );
     assert_eq!(r.status, 302, "{}", r.body);
-    let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+    let who = b.whoami();
     assert_eq!(who["username"], "ann");
     let stored = rt.block_on(async {
         database(&url)
@@ -228,29 +224,15 @@ fn the_site_on_mongodb_and_nosql_injection_through_its_forms() {
         ("SESAME_DATABASE_URL", &url),
         ("SESAME_SECRET_KEY", "mongo-cli-test-key"),
     ]);
-    let mut b = Browser {
-        server: &server,
-        cookies: HashMap::new(),
-    };
-    let r = b.post(
-        "/accounts/signup/",
-        &[
-            ("username", "alice"),
-            ("email", "alice@example.com"),
-            ("password1", "Tr0ub4dor&3-long"),
-            ("password2", "Tr0ub4dor&3-long"),
-        ],
-    );
+    let mut b = Browser::new(&server);
+    let r = b.signup("alice", "alice@example.com", "Tr0ub4dor&3-long");
     assert_eq!(r.status, 302, "{}", r.body);
-    let who: serde_json::Value = serde_json::from_str(&b.get("/api/whoami").body).unwrap();
+    let who = b.whoami();
     assert_eq!(who["authenticated"], true);
     assert_eq!(who["id"].as_str().unwrap().len(), 24, "{who}");
     b.post("/accounts/logout/", &[]);
 
-    let mut attacker = Browser {
-        server: &server,
-        cookies: HashMap::new(),
-    };
+    let mut attacker = Browser::new(&server);
     // PHP/Express-style operator fields are unknown fields: the real ones are missing.
     let r = attacker.post(
         "/accounts/login/",
@@ -295,18 +277,10 @@ fn the_site_on_mongodb_and_nosql_injection_through_its_forms() {
         &[("Content-Type", "application/json")],
     );
     assert!((400..500).contains(&r.status), "{}", r.status);
-    let who: serde_json::Value = serde_json::from_str(&attacker.get("/api/whoami").body).unwrap();
+    let who = attacker.whoami();
     assert_eq!(who["authenticated"], false);
     // Signup with operator-shaped names stores them as text.
-    let r = attacker.post(
-        "/accounts/signup/",
-        &[
-            ("username", "$where"),
-            ("email", "w@example.com"),
-            ("password1", "Tr0ub4dor&3-long"),
-            ("password2", "Tr0ub4dor&3-long"),
-        ],
-    );
+    let r = attacker.signup("$where", "w@example.com", "Tr0ub4dor&3-long");
     assert!(r.status == 400 || r.status == 302, "{}", r.status);
     let count = tokio::runtime::Runtime::new().unwrap().block_on(async {
         database(&url)

@@ -85,7 +85,15 @@ pub struct Browser<'a> {
     pub cookies: HashMap<String, String>,
 }
 
-impl Browser<'_> {
+impl<'a> Browser<'a> {
+    /// A browser with an empty cookie jar.
+    pub fn new(server: &'a Server) -> Self {
+        Browser {
+            server,
+            cookies: HashMap::new(),
+        }
+    }
+
     pub fn request(
         &mut self,
         method: &str,
@@ -153,6 +161,24 @@ impl Browser<'_> {
             headers,
             body: body.to_owned(),
         }
+    }
+
+    /// The site's signup form, with the CSRF token of its page.
+    pub fn signup(&mut self, username: &str, email: &str, password: &str) -> Reply {
+        self.post(
+            "/accounts/signup/",
+            &[
+                ("username", username),
+                ("email", email),
+                ("password1", password),
+                ("password2", password),
+            ],
+        )
+    }
+
+    /// `/api/whoami` as JSON.
+    pub fn whoami(&mut self) -> serde_json::Value {
+        serde_json::from_str(&self.get("/api/whoami").body).unwrap()
     }
 
     pub fn get(&mut self, path: &str) -> Reply {
