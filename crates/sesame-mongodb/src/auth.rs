@@ -247,7 +247,9 @@ impl MongoAuthStore {
         if matches!(&by_name, Ok(found) if !found.is_empty()) {
             return AuthStoreError::DuplicateUsername(new.username.clone());
         }
-        if self.db.config().unique_email && !new.email.is_empty() {
+        // The e-mail is unique where an index says so, or where it became the string key.
+        let email_is_key = new.id.is_none() && matches!(id, Bson::String(s) if *s == new.email);
+        if (self.db.config().unique_email || email_is_key) && !new.email.is_empty() {
             let by_mail = self.users_where(doc! {"email": new.email.as_str()}).await;
             if matches!(&by_mail, Ok(found) if !found.is_empty()) {
                 return AuthStoreError::DuplicateEmail(new.email.clone());

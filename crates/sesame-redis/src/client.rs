@@ -1,6 +1,6 @@
 //! Django's `RedisCache` backend, reduced to what the session engines use: keys made with
-//! `KEY_PREFIX` and `VERSION`, values pickled, and `SET ... EX` for the expiry, over one
-//! multiplexed connection that reconnects by itself.
+//! `KEY_PREFIX` and `VERSION`, values pickled, and `SET ... EX` for the expiry, over a small
+//! pool of multiplexed connections that reconnect by themselves.
 
 use crate::RedisConfig;
 use crate::pickle;
@@ -9,6 +9,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, RedisError};
 use sesame_core::session::{SUSPICIOUS_SESSION_TARGET, SessionData, StoreError};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Why a cache could not be set up. Reaching the server is not checked here: the connection
@@ -55,10 +56,14 @@ pub enum Condition {
 
 /// A Redis server seen as a Django cache (`django.core.cache.backends.redis.RedisCache`).
 ///
-/// Cheap to clone: clones share the connection.
+/// Cheap to clone: clones share the connections.
 #[derive(Clone)]
 pub struct RedisCache {
-    manager: ConnectionManager,
+    // redis-rs's `ConnectionManager` is the client's own reconnecting, multiplexed
+    // connection; a pool of them, taken in turn, is all the pooling a multiplexed protocol
+    // needs (a checkout pool such as bb8 or deadpool would hold one request per connection).
+    pool: Arc<[ConnectionManager]>,
+    next: Arc<AtomicUsize>,
     config: Arc<RedisConfig>,
 }
 
@@ -91,10 +96,15 @@ impl RedisCache {
             .set_number_of_retries(config.reconnect_retries)
             .set_min_delay(Duration::from_millis(100))
             .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)
-            .map_err(ConnectError::Client)?;
+        let pool = (0..config.pool_size.max(1))
+            .map(|_| {
+                ConnectionManager::new_lazy_with_config(client.clone(), manager_config.clone())
+                    .map_err(ConnectError::Client)
+            })
+            .collect::<Result<Arc<[_]>, _>>()?;
         Ok(Self {
-            manager,
+            pool,
+            next: Arc::new(AtomicUsize::new(0)),
             config: Arc::new(config),
         })
     }
@@ -242,7 +252,8 @@ impl RedisCache {
     /// every command used here: a `SET NX` whose first reply was lost answers "exists" the
     /// second time, and the session retries with a new key, leaving a record that expires.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        let mut conn = self.manager.clone();
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        let mut conn = self.pool[turn].clone();
         match cmd.query_async(&mut conn).await {
             Err(e) if e.is_connection_dropped() || e.is_connection_refusal() => {
                 tracing::debug!(error = %e, "Redis connection lost; retrying once");

@@ -6,6 +6,9 @@ use std::time::Duration;
 /// The URL used when none is given: a local server's default port, database 0.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
+/// How many connections a store keeps by default.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
 /// A Redis cache as Django's `CACHES` entry describes it (`BACKEND` =
 /// `django.core.cache.backends.redis.RedisCache`), plus the client's timeouts and limits.
 ///
@@ -33,6 +36,11 @@ pub struct RedisConfig {
     /// from 100 ms) the waiting commands sit through before they fail. The next command
     /// starts over, so the store recovers by itself whenever Redis is back.
     pub reconnect_retries: usize,
+    /// How many connections the store keeps (at least one). Each is multiplexed, so one
+    /// already carries any number of concurrent requests pipelined; more spread the load over
+    /// several sockets, so that one large value in flight does not hold up the requests queued
+    /// behind it, and a connection being re-established leaves the others serving.
+    pub pool_size: usize,
     /// What a stored value may cost to decode (a value beyond them loads as no session).
     pub limits: Limits,
     /// Refuse to write pickles over this many bytes (`0` = no limit), like the other stores'
@@ -42,7 +50,8 @@ pub struct RedisConfig {
 
 impl RedisConfig {
     /// Django's defaults (`KEY_PREFIX` `""`, `VERSION` 1) for the server at `url`; 1 s to
-    /// connect, 1 s per answer, one reconnection retry.
+    /// connect, 1 s per answer, one reconnection retry, a pool of [`DEFAULT_POOL_SIZE`]
+    /// connections.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -51,6 +60,7 @@ impl RedisConfig {
             connect_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),
             reconnect_retries: 1,
+            pool_size: DEFAULT_POOL_SIZE,
             limits: Limits::default(),
             max_size: 0,
         }
@@ -78,6 +88,12 @@ impl RedisConfig {
     /// Set the number of reconnection retries.
     pub fn with_reconnect_retries(mut self, retries: usize) -> Self {
         self.reconnect_retries = retries;
+        self
+    }
+
+    /// Set the number of pooled connections (`0` counts as one).
+    pub fn with_pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
         self
     }
 

@@ -39,4 +39,4 @@ pub mod pickle;
 pub use cache::{CACHE_KEY_PREFIX, RedisSessionStore};
 pub use cached_db::{CACHE_ERROR_TARGET, CACHED_DB_KEY_PREFIX, CachedDbSessionStore};
 pub use client::{Condition, ConnectError, RedisCache, Written};
-pub use config::{DEFAULT_URL, RedisConfig};
+pub use config::{DEFAULT_POOL_SIZE, DEFAULT_URL, RedisConfig};

@@ -1,5 +1,5 @@
 //! Both Redis engines pass the shared store conformance suite: `cache` alone, and `cached_db`
-//! in front of the memory store and of SQLite.
+//! in front of the memory store, SQLite and MongoDB.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -67,5 +67,37 @@ async fn cached_db_over_sqlite() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_db_over_mongodb() {
+    let Some(t) = fresh().await else { return };
+    let Some(base) = std::env::var("MONGODB_URI").ok().filter(|u| !u.is_empty()) else {
+        common::skip(
+            "MONGODB_URI is not set; run the test under ../shared/tools/mongo/with-mongo.sh",
+        );
+        return;
+    };
+    // The server's address with a database of this test's own (the path is the database).
+    let (scheme, rest) = base.split_once("://").unwrap_or(("mongodb", &base));
+    let hosts = rest.split(['/', '?']).next().unwrap_or(rest);
+    let url = format!("{scheme}://{hosts}/{}", common::unique_prefix());
+    let mongo = sesame_mongodb::MongoConfig::new(&url)
+        .with_timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await
+        .unwrap();
+    sesame_mongodb::migrate(&mongo).await.unwrap();
+    let db: Arc<dyn SessionStore> = Arc::new(sesame_mongodb::MongoSessionStore::new(
+        mongo.clone(),
+        SessionCodec::new("k"),
+    ));
+    session_store_suite(
+        Arc::new(CachedDbSessionStore::new(t.cache.clone(), db)),
+        SizeLimit::Unlimited,
+    )
+    .await;
+    let _ = mongo.database().drop().await;
     t.cleanup().await;
 }
