@@ -112,16 +112,27 @@ async fn current_user(state: &RequestState) -> Result<Option<User>, SesameError>
                 session.is_loaded(),
                 session.session_key().map(str::to_owned),
             ) {
-                let found = loader.load_session_with_user(&key).await?;
-                let (data, user) = match found {
-                    Some((d, u)) => (Some(d), u),
-                    None => (None, None),
+                let (data, user, prefetched) = if state.sesame.inner.prefetch_permissions {
+                    match loader.load_session_with_user_and_permissions(&key).await? {
+                        Some(p) => (Some(p.data), p.user, p.permissions),
+                        None => (None, None, None),
+                    }
+                } else {
+                    match loader.load_session_with_user(&key).await? {
+                        Some((d, u)) => (Some(d), u, None),
+                        None => (None, None, None),
+                    }
                 };
                 session.set_loaded(data);
-                return auth
-                    .get_user_prefetched(&mut session, user)
-                    .await
-                    .map_err(SesameError::from);
+                let user = auth.get_user_prefetched(&mut session, user).await?;
+                // The permissions belong to the stored user the checks just accepted (the
+                // same id); the request's permission cache starts with them.
+                if let (Some(u), Some(perms)) = (&user, &prefetched)
+                    && let Some(p) = auth.prefetched_permissions(u, perms)
+                {
+                    let _ = state.perms.set(p);
+                }
+                return Ok(user);
             }
             auth.get_user(&mut session).await.map_err(SesameError::from)
         })

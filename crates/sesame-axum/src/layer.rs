@@ -47,6 +47,7 @@ pub(crate) struct Inner {
     pub(crate) api_prefix: String,
     pub(crate) throttle: crate::throttle::Throttle,
     pub(crate) session_user: Option<Arc<dyn sesame_core::session::SessionUserStore>>,
+    pub(crate) prefetch_permissions: bool,
 }
 
 impl Sesame {
@@ -69,6 +70,7 @@ impl Sesame {
                 cookie,
                 api_prefix: "/api/".into(),
                 session_user: None,
+                prefetch_permissions: false,
             }),
         }
     }
@@ -85,6 +87,7 @@ impl Sesame {
                 api_prefix: shared.api_prefix.clone(),
                 throttle: shared.throttle.clone(),
                 session_user: shared.session_user.clone(),
+                prefetch_permissions: shared.prefetch_permissions,
             },
         };
         f(&mut inner);
@@ -105,6 +108,18 @@ impl Sesame {
         store: Arc<dyn sesame_core::session::SessionUserStore>,
     ) -> Self {
         self.map(|i| i.session_user = Some(store))
+    }
+
+    /// With a session-user store: fetch the user's permissions in the same round trip as
+    /// the session and the user, for apps whose pages nearly all look at permissions (the
+    /// ready-made site's templates get `perms`, `/api/whoami` lists them). Off by default, as
+    /// a request that never asks for permissions would pay for them. The permissions are used
+    /// only for users of a backend with `ModelBackend`'s rule
+    /// ([`AuthenticationBackend::prefetched_permissions`]).
+    ///
+    /// [`AuthenticationBackend::prefetched_permissions`]: sesame_core::auth::backend::AuthenticationBackend::prefetched_permissions
+    pub fn with_prefetched_permissions(self, prefetch: bool) -> Self {
+        self.map(|i| i.prefetch_permissions = prefetch)
     }
 
     /// Routes under this prefix answer `401` JSON instead of redirecting to the login page.

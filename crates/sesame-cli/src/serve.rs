@@ -145,7 +145,10 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         settings.session_engine.as_str(),
         "db" | "django.contrib.sessions.backends.db"
     ) {
-        sesame = sesame.with_session_user_store(stores.session_user.clone());
+        // Every page of the site looks at permissions (templates get `perms`).
+        sesame = sesame
+            .with_session_user_store(stores.session_user.clone())
+            .with_prefetched_permissions(true);
     }
     let site = Site::new(settings.clone(), users, sessions, hashing)
         .map_err(|e| CliError::usage(e.to_string()))?;

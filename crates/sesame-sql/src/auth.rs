@@ -5,8 +5,10 @@ use async_trait::async_trait;
 use chrono::Utc;
 use sesame_core::auth::store::{AuthStore, AuthStoreError};
 use sesame_core::auth::{ContentType, Group, Id, IdKind, NewUser, Permission, User, UserField};
+use sesame_core::session::PrefetchedSession;
 use sqlx::Row;
 use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
 
 /// A parameter of any of the column types Django's auth tables use.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +47,8 @@ const USER_COLUMNS: &str = "u.id, u.password, u.last_login, u.is_superuser, u.us
 pub struct SqlAuthStore {
     db: Db,
     has_extra: bool,
+    // The session-user join without and with permissions, built on first use.
+    joined_sql: Arc<[OnceLock<String>; 2]>,
 }
 
 fn int_id(id: &Id) -> Result<i64, AuthStoreError> {
@@ -99,7 +103,11 @@ impl SqlAuthStore {
     /// A store over a connection; notices whether `sesame_user_extra` exists.
     pub async fn new(db: Db) -> Result<Self, AuthStoreError> {
         let has_extra = db.table_exists(EXTRA_TABLE).await;
-        Ok(Self { db, has_extra })
+        Ok(Self {
+            db,
+            has_extra,
+            joined_sql: Arc::default(),
+        })
     }
 
     /// The connection.
@@ -310,44 +318,63 @@ impl SqlAuthStore {
         Option<(sesame_core::session::SessionData, Option<User>)>,
         sesame_core::session::StoreError,
     > {
+        Ok(self
+            .load_session_joined(sessions, key, false)
+            .await?
+            .map(|p| (p.data, p.user)))
+    }
+
+    /// [`Self::load_session_with_user`], and in the same statement the user's permissions
+    /// by `ModelBackend`'s rule (all of them for a superuser, user ∪ group otherwise), as a
+    /// JSON array aggregated by the database. The permissions come only with a user found
+    /// through the join; after a fallback query they are `None` (not fetched).
+    pub async fn load_session_with_user_and_permissions(
+        &self,
+        sessions: &crate::SqlSessionStore,
+        key: &str,
+    ) -> Result<Option<PrefetchedSession>, sesame_core::session::StoreError> {
+        self.load_session_joined(sessions, key, true).await
+    }
+
+    async fn load_session_joined(
+        &self,
+        sessions: &crate::SqlSessionStore,
+        key: &str,
+        with_permissions: bool,
+    ) -> Result<Option<PrefetchedSession>, sesame_core::session::StoreError> {
         use sesame_core::session::SessionStore;
         if !sessions.is_valid_key(key) {
             return Ok(None);
         }
         if !sessions.has_user_index().await {
-            return self.load_then_user(sessions, key).await;
+            return Ok(self
+                .load_then_user(sessions, key)
+                .await?
+                .map(|(data, user)| PrefetchedSession {
+                    data,
+                    user,
+                    permissions: None,
+                }));
         }
-        let (extra_col, extra_join) = if self.has_extra {
-            (
-                ", x.data AS extra",
-                format!(" LEFT JOIN {EXTRA_TABLE} x ON x.user_id = u.id"),
-            )
-        } else {
-            ("", String::new())
-        };
-        let sql = self.db.sql(&format!(
-            "SELECT s.session_data, {USER_COLUMNS}{extra_col} FROM django_session s \
-             LEFT JOIN {} su ON su.session_key = s.session_key \
-             LEFT JOIN auth_user u ON u.id = su.user_id{extra_join} \
-             WHERE s.session_key = ? AND s.expire_date > ?",
-            crate::sessions::SESSION_USER_TABLE
-        ));
+        let sql = self.joined_sql(with_permissions);
         let has_extra = self.has_extra;
         let now = Utc::now();
-        let row: Option<(String, Option<User>)> = with_pool!(self.db, p => {
-            let row = sqlx::query(&sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?;
-            row.map(|r| -> Result<(String, Option<User>), sqlx::Error> {
+        type Joined = (String, Option<User>, Option<String>);
+        let row: Option<Joined> = with_pool!(self.db, p => {
+            let row = sqlx::query(sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?;
+            row.map(|r| -> Result<Joined, sqlx::Error> {
                 let data: String = r.try_get("session_data")?;
                 let user = match r.try_get::<Option<i32>, _>("id")? {
                     Some(_) => Some(user_from_row!(&r, has_extra)),
                     None => None,
                 };
-                Ok((data, user))
+                let perms = if with_permissions { r.try_get::<Option<String>, _>("sesame_perms")? } else { None };
+                Ok((data, user, perms))
             })
             .transpose()
             .map_err(SqlError::from)?
         });
-        let Some((encoded, user)) = row else {
+        let Some((encoded, user, perms)) = row else {
             return Ok(None);
         };
         let data = sessions.codec().decode(&encoded);
@@ -355,15 +382,75 @@ impl SqlAuthStore {
             .get(sesame_core::auth::SESSION_KEY)
             .and_then(|v| v.as_str())
             .map(str::to_owned);
-        let user = match (claimed, user) {
-            (None, _) => None,
-            (Some(id), Some(u)) if u.id.to_string() == id => Some(u),
+        let (user, permissions) = match (claimed, user) {
+            (None, _) => (None, None),
+            (Some(id), Some(u)) if u.id.to_string() == id => {
+                // Unreadable JSON is "not fetched", so the permissions load the usual way.
+                let perms = perms.and_then(|json| parse_permission_pairs(&json));
+                (Some(u), perms)
+            }
             (Some(id), _) => match Id::parse(&id, IdKind::Int) {
-                Ok(id) => self.get_user(&id).await.map_err(auth_to_store)?,
-                Err(_) => None,
+                Ok(id) => (self.get_user(&id).await.map_err(auth_to_store)?, None),
+                Err(_) => (None, None),
             },
         };
-        Ok(Some((data, user)))
+        Ok(Some(PrefetchedSession {
+            data,
+            user,
+            permissions,
+        }))
+    }
+
+    /// The joined statement, made once per store and kind (it runs on every authenticated
+    /// request).
+    fn joined_sql(&self, with_permissions: bool) -> &str {
+        let cell = if with_permissions {
+            &self.joined_sql[1]
+        } else {
+            &self.joined_sql[0]
+        };
+        cell.get_or_init(|| {
+            let (extra_col, extra_join) = if self.has_extra {
+                (
+                    ", x.data AS extra",
+                    format!(" LEFT JOIN {EXTRA_TABLE} x ON x.user_id = u.id"),
+                )
+            } else {
+                ("", String::new())
+            };
+            let perms_col = if with_permissions {
+                // `[[app_label, codename], ...]`: pairs rather than joined strings, because
+                // the three dialects spell string concatenation differently.
+                let (agg, pair, wrap): (&str, &str, fn(String) -> String) = match self.db.backend()
+                {
+                    Backend::Sqlite => ("json_group_array", "json_array", |q| q),
+                    Backend::Postgres => ("json_agg", "json_build_array", |q| {
+                        format!("COALESCE(({q})::text, '[]')")
+                    }),
+                    Backend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", |q| {
+                        format!("COALESCE(({q}), '[]')")
+                    }),
+                };
+                let query = format!(
+                    "SELECT {agg}({pair}(ct.app_label, p.codename)) FROM auth_permission p \
+                     JOIN django_content_type ct ON p.content_type_id = ct.id \
+                     WHERE u.is_superuser \
+                        OR p.id IN (SELECT up.permission_id FROM auth_user_user_permissions up WHERE up.user_id = u.id) \
+                        OR p.id IN (SELECT gp.permission_id FROM auth_group_permissions gp \
+                                    JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id)"
+                );
+                format!(", ({}) AS sesame_perms", wrap(query))
+            } else {
+                String::new()
+            };
+            self.db.sql(&format!(
+                "SELECT s.session_data, {USER_COLUMNS}{extra_col}{perms_col} FROM django_session s \
+                 LEFT JOIN {} su ON su.session_key = s.session_key \
+                 LEFT JOIN auth_user u ON u.id = su.user_id{extra_join} \
+                 WHERE s.session_key = ? AND s.expire_date > ?",
+                crate::sessions::SESSION_USER_TABLE
+            ))
+        })
     }
 
     /// The same result in two queries (the baseline the join is measured against).
@@ -873,6 +960,13 @@ impl AuthStore for SqlAuthStore {
     }
 }
 
+/// `app_label.codename` strings from the JSON pairs the joined statement aggregates; `None`
+/// for anything else.
+fn parse_permission_pairs(json: &str) -> Option<BTreeSet<String>> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(json).ok()?;
+    Some(pairs.into_iter().map(|(a, c)| format!("{a}.{c}")).collect())
+}
+
 /// The `db` session engine and the auth tables together, loading a session and its user in
 /// one round trip (see [`SqlAuthStore::load_session_with_user`]).
 #[derive(Debug, Clone)]
@@ -900,5 +994,14 @@ impl sesame_core::session::SessionUserStore for SqlSessionWithUser {
         sesame_core::session::StoreError,
     > {
         self.auth.load_session_with_user(&self.sessions, key).await
+    }
+
+    async fn load_session_with_user_and_permissions(
+        &self,
+        key: &str,
+    ) -> Result<Option<PrefetchedSession>, sesame_core::session::StoreError> {
+        self.auth
+            .load_session_with_user_and_permissions(&self.sessions, key)
+            .await
     }
 }

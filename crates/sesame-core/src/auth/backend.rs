@@ -47,6 +47,20 @@ pub trait AuthenticationBackend: Send + Sync + 'static {
     /// The user's permissions.
     async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError>;
 
+    /// The user's permissions from a set a store fetched together with the session, by
+    /// `ModelBackend`'s rule (every permission for a superuser, user ∪ group otherwise); see
+    /// [`SessionUserStore::load_session_with_user_and_permissions`]. A backend whose rule is
+    /// another returns `None` (the default), and [`Self::user_permissions`] is asked instead.
+    ///
+    /// [`SessionUserStore::load_session_with_user_and_permissions`]: crate::session::SessionUserStore::load_session_with_user_and_permissions
+    fn prefetched_permissions(
+        &self,
+        _user: &User,
+        _prefetched: &BTreeSet<String>,
+    ) -> Option<UserPermissions> {
+        None
+    }
+
     /// Record a successful login (`last_login`).
     async fn user_logged_in(
         &self,
@@ -160,6 +174,24 @@ impl AuthenticationBackend for ModelBackend {
 
     async fn user_permissions(&self, user: &User) -> Result<UserPermissions, AuthError> {
         ModelBackend::user_permissions(self, user).await
+    }
+
+    fn prefetched_permissions(
+        &self,
+        user: &User,
+        prefetched: &BTreeSet<String>,
+    ) -> Option<UserPermissions> {
+        // The same rule as `UserPermissions::load`: an inactive user has none.
+        let perms = if user.is_active {
+            prefetched.clone()
+        } else {
+            BTreeSet::new()
+        };
+        Some(UserPermissions::new(
+            user.is_active,
+            user.is_superuser,
+            perms,
+        ))
     }
 
     async fn user_logged_in(

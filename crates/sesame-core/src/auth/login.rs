@@ -98,6 +98,19 @@ impl Auth {
         }
     }
 
+    /// The user's permissions from a set fetched with the session, if the backend that
+    /// authenticated the user follows the rule the set was fetched by (see
+    /// [`AuthenticationBackend::prefetched_permissions`]); `None` means "ask
+    /// [`Self::user_permissions`]".
+    pub fn prefetched_permissions(
+        &self,
+        user: &User,
+        prefetched: &std::collections::BTreeSet<String>,
+    ) -> Option<UserPermissions> {
+        self.backend_for(user)?
+            .prefetched_permissions(user, prefetched)
+    }
+
     /// `login(request, user)`: flush when another user (or a stale hash) was logged in, else
     /// cycle the key so that anonymous data survives under a new key; then store the three
     /// keys and update `last_login`. Rotating the CSRF token is the web layer's part.

@@ -37,7 +37,10 @@ pub use key::{
 };
 pub use memory::MemorySessionStore;
 pub use signed_cookies::{DEFAULT_MAX_COOKIE_BYTES, SIGNED_COOKIES_SALT, SignedCookieStore};
-pub use store::{BoxError, SessionRecord, SessionStore, SessionUserStore, StoreError, check_size};
+pub use store::{
+    BoxError, PrefetchedSession, SessionRecord, SessionStore, SessionUserStore, StoreError,
+    check_size,
+};
 
 use chrono::Utc;
 use serde_json::Value;

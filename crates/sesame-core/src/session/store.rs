@@ -129,4 +129,34 @@ pub trait SessionUserStore: Send + Sync + 'static {
         &self,
         key: &str,
     ) -> Result<Option<(SessionData, Option<crate::auth::User>)>, StoreError>;
+
+    /// The same, plus the user's permissions by `ModelBackend`'s rule (every permission for a
+    /// superuser, user ∪ group permissions otherwise; the caller drops them for an inactive
+    /// user) when the store can fetch them in the same round trip. `None` for the permissions
+    /// means "not fetched": the caller loads them the usual way when it needs them. The
+    /// default fetches none.
+    async fn load_session_with_user_and_permissions(
+        &self,
+        key: &str,
+    ) -> Result<Option<PrefetchedSession>, StoreError> {
+        Ok(self
+            .load_session_with_user(key)
+            .await?
+            .map(|(data, user)| PrefetchedSession {
+                data,
+                user,
+                permissions: None,
+            }))
+    }
+}
+
+/// What [`SessionUserStore::load_session_with_user_and_permissions`] returns.
+#[derive(Debug, Clone)]
+pub struct PrefetchedSession {
+    /// The session dict.
+    pub data: SessionData,
+    /// The user the session names, as stored (Django's checks still apply).
+    pub user: Option<crate::auth::User>,
+    /// That user's `app_label.codename` permissions, if fetched with it.
+    pub permissions: Option<std::collections::BTreeSet<String>>,
 }
