@@ -223,10 +223,10 @@ pub fn store_timeout(settings: &Settings) -> Duration {
 /// The hashing pool from settings.
 pub fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
     let hashers = Hashers::from_settings(settings).map_err(|e| CliError::usage(e.to_string()))?;
-    Ok(PasswordHashing::new(
-        hashers,
-        settings.password_hashing_threads,
-    ))
+    Ok(
+        PasswordHashing::new(hashers, settings.password_hashing_threads)
+            .with_nice(settings.password_hashing_nice),
+    )
 }
 
 /// A URL without its password, for messages.

@@ -109,6 +109,9 @@ pub struct Settings {
     pub password_reset_timeout: i64,
     /// Threads that may hash passwords at once (0 = the number of CPUs).
     pub password_hashing_threads: usize,
+    /// The hashing threads' `nice` value, 0 (the process's priority) to 19 (Linux only):
+    /// requests beside logins go first where the two compete for a core.
+    pub password_hashing_nice: i32,
     /// What goes into `_auth_user_backend`.
     pub auth_backend_path: String,
     /// `LOGIN_URL`.
@@ -223,6 +226,7 @@ impl Default for Settings {
             auth_password_validators: default_validators(),
             password_reset_timeout: 259_200,
             password_hashing_threads: 0,
+            password_hashing_nice: crate::auth::hashers::DEFAULT_HASHING_NICE,
             auth_backend_path: "django.contrib.auth.backends.ModelBackend".into(),
             login_url: "/accounts/login/".into(),
             login_redirect_url: "/accounts/profile/".into(),

@@ -27,7 +27,7 @@ pub use argon2::Argon2Hasher;
 pub use bcrypt::{BcryptHasher, BcryptSha256Hasher};
 pub use legacy::{Md5Hasher, Sha1Hasher, UnsaltedMd5Hasher, UnsaltedSha1Hasher};
 pub use pbkdf2::{Pbkdf2Hasher, pbkdf2_iterations, sha_extensions};
-pub use pool::PasswordHashing;
+pub use pool::{DEFAULT_HASHING_NICE, PasswordHashing};
 pub use scrypt::ScryptHasher;
 
 use crate::crypto::{RANDOM_STRING_CHARS, get_random_string};

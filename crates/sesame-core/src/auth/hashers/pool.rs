@@ -1,15 +1,27 @@
-//! Password hashing off the async workers, on a bounded pool.
+//! Password hashing off the async workers, on a bounded pool of low-priority threads.
 
 use super::{CheckResult, HashError, Hashers};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// Runs hashers on tokio's blocking threads, at most `threads` at a time.
+/// The CPU priority of the hashing threads by default: `nice` +10.
+pub const DEFAULT_HASHING_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Runs hashers on a pool of `threads` threads of its own, off the async workers.
 ///
-/// The bound: a PBKDF2 hash at Django 5.2's default takes about half a second of one core,
-/// and an argon2 hash 100 MiB of memory, so an unbounded burst of logins would starve every
-/// other request. Hashing waits for a permit instead (default: one per CPU, setting
+/// The bound: a PBKDF2 hash at Django 5.2's default takes about 160 ms of one core, and an
+/// argon2 hash 100 MiB of memory, so an unbounded burst of logins would starve every other
+/// request. Hashes beyond `threads` wait in a queue (default: one thread per CPU, setting
 /// `password_hashing_threads`). The async workers only ever await.
+///
+/// The threads run at a lower CPU priority (on Linux, `nice` +10 by default, setting
+/// `password_hashing_nice`; 0 keeps the process's): where logins and ordinary requests
+/// compete for a core, the scheduler lets the requests go first, so a stream of logins
+/// does not stall the requests beside them, and the hashes use the time the requests leave.
+/// A pool of its own rather than tokio's blocking threads, so that lowering the priority
+/// never touches a thread that other blocking work shares.
 ///
 /// ```
 /// use sesame_core::auth::hashers::{Hashers, PasswordHashing};
@@ -22,12 +34,15 @@ use tokio::sync::Semaphore;
 #[derive(Debug, Clone)]
 pub struct PasswordHashing {
     hashers: Arc<Hashers>,
-    permits: Arc<Semaphore>,
     threads: usize,
+    nice: i32,
+    // Started on the first hash, so that building one (as every test and command does)
+    // costs no threads; they end when the last clone is dropped.
+    queue: Arc<OnceLock<Mutex<Sender<Job>>>>,
 }
 
 impl PasswordHashing {
-    /// A pool of `threads` concurrent hashes (`0` = the number of CPUs).
+    /// A pool of `threads` concurrent hashes (`0` = the number of CPUs), at `nice` +10.
     pub fn new(hashers: Hashers, threads: usize) -> Self {
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -36,9 +51,18 @@ impl PasswordHashing {
         };
         Self {
             hashers: Arc::new(hashers),
-            permits: Arc::new(Semaphore::new(threads)),
             threads,
+            nice: DEFAULT_HASHING_NICE,
+            queue: Arc::default(),
         }
+    }
+
+    /// The hashing threads' `nice` value, from 0 (the process's priority) to 19 (the lowest).
+    /// Only Linux sets it per thread; elsewhere it is ignored.
+    pub fn with_nice(mut self, nice: i32) -> Self {
+        self.nice = nice.clamp(0, 19);
+        self.queue = Arc::default();
+        self
     }
 
     /// The configured hashers.
@@ -51,19 +75,46 @@ impl PasswordHashing {
         self.threads
     }
 
+    /// The hashing threads' `nice` value.
+    pub fn nice(&self) -> i32 {
+        self.nice
+    }
+
+    fn queue(&self) -> Result<Sender<Job>, HashError> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..self.threads {
+                let rx = rx.clone();
+                let nice = self.nice;
+                // A thread that cannot start leaves the others; with none, jobs fail below.
+                let _ = std::thread::Builder::new()
+                    .name(format!("sesame-hash-{i}"))
+                    .spawn(move || worker(&rx, nice));
+            }
+            Mutex::new(tx)
+        });
+        queue
+            .lock()
+            .map(|tx| tx.clone())
+            .map_err(|_| HashError::Worker("the hashing queue is poisoned".into()))
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(&Hashers) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError::Worker(e.to_string()))?;
+        let (done, result) = tokio::sync::oneshot::channel();
         let hashers = self.hashers.clone();
-        tokio::task::spawn_blocking(move || job(&hashers))
+        self.queue()?
+            .send(Box::new(move || {
+                let _ = done.send(job(&hashers));
+            }))
+            .map_err(|_| HashError::Worker("no hashing thread is running".into()))?;
+        // A job that panicked dropped `done` without an answer.
+        result
             .await
-            .map_err(|e| HashError::Worker(e.to_string()))
+            .map_err(|_| HashError::Worker("the hashing thread failed".into()))
     }
 
     /// `make_password` with the preferred hasher.
@@ -84,5 +135,98 @@ impl PasswordHashing {
     /// One throw-away hash: what a login for an unknown user costs.
     pub async fn fake_hash(&self) -> Result<(), HashError> {
         self.run(|h| h.fake_hash()).await
+    }
+}
+
+fn worker(jobs: &Mutex<Receiver<Job>>, nice: i32) {
+    lower_priority(nice);
+    loop {
+        // Hold the lock only to take a job, never while hashing.
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        // A panicking hasher must not take the thread with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
+}
+
+/// `setpriority` on this thread alone: on Linux a thread is a task with its own nice value.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+        tracing::debug!(nice, error = %e, "could not lower the hashing thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn pool(threads: usize) -> PasswordHashing {
+        PasswordHashing::new(Hashers::from_names(&["md5"], "5.2").unwrap(), threads)
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_the_configured_nice_value() {
+        let nice_of_this_thread = |_: &Hashers| {
+            rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+        };
+        let base = nice_of_this_thread(pool(1).hashers());
+        let lowered = pool(1).run(nice_of_this_thread).await.unwrap();
+        assert_eq!(lowered, (base + DEFAULT_HASHING_NICE).min(19));
+        let kept = pool(1).with_nice(0).run(nice_of_this_thread).await.unwrap();
+        assert_eq!(kept, base);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_the_pool_goes_on() {
+        let hashing = pool(1);
+        let failed = hashing.run(|_| -> () { panic!("hasher bug") }).await;
+        assert!(matches!(failed, Err(HashError::Worker(_))), "{failed:?}");
+        let encoded = hashing.make_password("pw".into()).await.unwrap();
+        assert!(
+            hashing
+                .verify_password("pw".into(), encoded)
+                .await
+                .unwrap()
+                .valid
+        );
+    }
+
+    #[tokio::test]
+    async fn at_most_threads_hashes_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let hashing = pool(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs: Vec<_> = (0..8)
+            .map(|_| {
+                let (hashing, running, most) = (hashing.clone(), running.clone(), most.clone());
+                tokio::spawn(async move {
+                    hashing
+                        .run(move |_| {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 }
