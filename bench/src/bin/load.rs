@@ -296,7 +296,6 @@ impl Noise {
 // Servers
 
 struct Server {
-    name: &'static str,
     child: Child,
     addr: String,
 }
@@ -384,7 +383,7 @@ fn start(o: &Options, name: &'static str, mut cmd: Command) -> Res<Server> {
         .and_then(|r| r.split('/').next())
         .ok_or_else(|| format!("{name}: no address in its first line {line:?}"))?
         .to_owned();
-    Ok(Server { name, child, addr })
+    Ok(Server { child, addr })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1011,7 +1010,6 @@ async fn main_async(o: Options) -> Res<()> {
             merge_into(total, run)?;
         }
     }
-    drop(targets);
     drop((sesame, al, fl));
     let mut totals = totals.into_iter();
     let (s1, a1, f1, t1) = (
