@@ -141,7 +141,7 @@ pub fn session_value(messages: &[Message]) -> Option<Value> {
 pub fn from_session_value(value: &Value) -> Vec<Message> {
     let decoded;
     let list = match value {
-        Value::String(s) => match serde_json::from_str::<Value>(s) {
+        Value::String(s) => match pyjson::loads(s) {
             Ok(v) => {
                 decoded = v;
                 &decoded

@@ -7,8 +7,12 @@
 //! it cannot choose Python's default separators. Hence this small hand-written writer over
 //! `serde_json::Value`, which keeps insertion order (the `preserve_order` feature).
 //!
-//! Known limits: Python may emit `NaN`/`Infinity`, and integers beyond 64 bits; a
-//! `serde_json::Value` can hold neither, so such payloads do not decode.
+//! Integers beyond 64 bits, which Python writes freely, are kept exactly: the workspace builds
+//! `serde_json` with `arbitrary_precision`, so a `Number` holds its digits, and they are written
+//! back as they came. Floats read here are normalised to the form `serde_json` gives
+//! `Number::from_f64` (see [`loads_latin1`]), so that a decoded session compares equal to the
+//! same values built in Rust. Known limit: Python may emit `NaN`/`Infinity`, which JSON
+//! values cannot hold, so such payloads do not decode.
 
 use serde_json::Value;
 use std::fmt::Write;
@@ -55,6 +59,8 @@ fn write_value(out: &mut String, value: &Value, sep: Separators) {
                 let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
                 let _ = write!(out, "{u}");
+            } else if let Some(digits) = big_int_digits(n) {
+                out.push_str(&digits);
             } else if let Some(f) = n.as_f64() {
                 write_float(out, f);
             }
@@ -162,7 +168,49 @@ pub fn write_float(out: &mut String, f: f64) {
 /// raw UTF-8 written by someone else it reproduces Django's (mojibake) reading.
 pub fn loads_latin1(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     let text: String = bytes.iter().map(|&b| char::from(b)).collect();
-    serde_json::from_str(&text)
+    loads(&text)
+}
+
+/// `json.loads(text)`: integers of any size kept exactly, floats normalised (below).
+///
+/// ```
+/// let v = sesame_core::pyjson::loads(r#"{"big": 123456789012345678901234567890, "x": 1e+16}"#).unwrap();
+/// assert_eq!(sesame_core::pyjson::dumps_compact(&v), r#"{"big":123456789012345678901234567890,"x":1e+16}"#);
+/// assert_eq!(v["x"], serde_json::json!(1e16));
+/// ```
+pub fn loads(text: &str) -> Result<Value, serde_json::Error> {
+    let mut value = serde_json::from_str(text)?;
+    normalize_floats(&mut value);
+    Ok(value)
+}
+
+/// The digits of an integer outside `i64`/`u64` (Python's arbitrary-size `int`), or `None`
+/// for any other number.
+pub fn big_int_digits(n: &serde_json::Number) -> Option<String> {
+    if n.is_i64() || n.is_u64() {
+        return None;
+    }
+    let text = n.to_string();
+    let digits = text.strip_prefix('-').unwrap_or(&text);
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+/// With `arbitrary_precision` a parsed float keeps its text (`1e+16`), which would not compare
+/// equal to the same float made in Rust (`1e16`); re-making each float from its value gives
+/// every float one spelling. Integers are left as they are.
+fn normalize_floats(value: &mut Value) {
+    match value {
+        Value::Number(n) => {
+            if n.is_f64()
+                && let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64)
+            {
+                *n = f;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize_floats),
+        Value::Object(map) => map.values_mut().for_each(normalize_floats),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

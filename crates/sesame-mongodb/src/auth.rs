@@ -74,9 +74,15 @@ fn extra_to_bson(
         Ok(match v {
             serde_json::Value::Null => Bson::Null,
             serde_json::Value::Bool(b) => Bson::Boolean(*b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => Bson::Int64(i),
-                None => Bson::Double(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::Number(n) => match (n.as_i64(), n.is_f64()) {
+                (Some(i), _) => Bson::Int64(i),
+                (None, true) => Bson::Double(n.as_f64().unwrap_or(f64::NAN)),
+                // BSON has no integer beyond 64 bits; a double would silently round it.
+                (None, false) => {
+                    return Err(AuthStoreError::Invalid(format!(
+                        "the profile number {n} does not fit in BSON's 64-bit integers"
+                    )));
+                }
             },
             serde_json::Value::String(s) => Bson::String(s.clone()),
             serde_json::Value::Array(a) => Bson::Array(

@@ -51,7 +51,7 @@ impl Peer {
     fn json(&self, args: &[&str]) -> Value {
         let (_, out) = self.run(args);
         let last = out.lines().last().unwrap_or_default();
-        serde_json::from_str(last).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+        sesame_core::pyjson::loads(last).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
     }
 }
 

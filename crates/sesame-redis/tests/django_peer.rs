@@ -28,7 +28,7 @@ const SECRET_KEY: &str = "shared-by-django-and-sesame";
 
 /// Everything a session may hold, with the edges of each type.
 fn rich() -> Value {
-    json!({
+    let mut v = json!({
         "cart": ["Jörg’s 🐍", {"qty": 3, "price": 9.99}],
         "ints": [0, 255, 256, 65536, -1, 2147483647, -2147483648, 2147483648_i64,
                  9223372036854775807_i64, -9223372036854775808_i64, 18446744073709551615_u64],
@@ -37,7 +37,18 @@ fn rich() -> Value {
         "text": "naïve ключ 日本 \u{1F600} \u{0} \"q\" \\",
         "long": "é".repeat(400),
         "deep": {"a": {"b": {"c": [[], {}]}}},
-    })
+    });
+    // Python ints beyond 64 bits: 2**64, -(2**100) and a 1,000-digit one (a LONG4 pickle).
+    let big: Vec<Value> = [
+        "18446744073709551616".to_owned(),
+        "-1267650600228229401496703205376".to_owned(),
+        format!("9{}", "0".repeat(999)),
+    ]
+    .iter()
+    .map(|d| Value::Number(d.parse().unwrap()))
+    .collect();
+    v["big"] = Value::Array(big);
+    v
 }
 
 struct Peer {
@@ -82,7 +93,7 @@ impl Peer {
 
     fn json(&self, engine: &str, args: &[&str]) -> Value {
         let line = self.ok(engine, args);
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+        sesame_core::pyjson::loads(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
     }
 }
 

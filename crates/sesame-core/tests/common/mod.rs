@@ -7,7 +7,8 @@ use serde_json::Value;
 pub fn load(name: &str) -> Value {
     let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
+    // As Sesame reads Django's JSON: exact integers, one spelling per float.
+    sesame_core::pyjson::loads(&text).unwrap()
 }
 
 /// The rows of a section.

@@ -69,8 +69,8 @@ pub enum DecodeError {
     /// A string that is not valid UTF-8 (Python pickles lone surrogates this way).
     #[error("a string is not valid UTF-8")]
     InvalidUtf8,
-    /// An int outside `i64::MIN..=u64::MAX`.
-    #[error("an integer does not fit in 64 bits")]
+    /// An int of more than [`MAX_BIG_INT_DIGITS`] decimal digits.
+    #[error("an integer has more than 4300 digits")]
     IntegerTooLarge,
     /// A NaN or an infinity, which JSON cannot hold.
     #[error("a float is not finite")]
@@ -144,6 +144,8 @@ enum Node<'a> {
     Bool(bool),
     Int(i64),
     UInt(u64),
+    /// An int beyond 64 bits, in decimal.
+    Big(String),
     Float(f64),
     Str(&'a str),
     List(Vec<usize>),
@@ -217,6 +219,14 @@ impl<'a> Machine<'a> {
         self.stack.push(self.nodes.len());
         self.nodes.push(node);
         Ok(())
+    }
+
+    /// A `LONG1`/`LONG4` int, whose decimal digits count against the budget.
+    fn push_int(&mut self, node: Node<'a>) -> Result<()> {
+        if let Node::Big(digits) = &node {
+            self.charge(digits.len())?;
+        }
+        self.push_node(node)
     }
 
     fn push_ref(&mut self, id: usize) -> Result<()> {
@@ -385,7 +395,7 @@ impl<'a> Machine<'a> {
                 op::LONG1 => {
                     let n = usize::from(self.input.byte()?);
                     let node = int_from_le(self.input.take(n)?)?;
-                    self.push_node(node)?;
+                    self.push_int(node)?;
                 }
                 op::LONG4 => {
                     let n = i32::from_le_bytes(self.input.array()?);
@@ -394,7 +404,7 @@ impl<'a> Machine<'a> {
                         at,
                     })?;
                     let node = int_from_le(self.input.take(n)?)?;
-                    self.push_node(node)?;
+                    self.push_int(node)?;
                 }
                 op::BINFLOAT => {
                     let v = f64::from_be_bytes(self.input.array()?);
@@ -479,6 +489,11 @@ impl<'a> Machine<'a> {
     }
 }
 
+/// The most decimal digits of an int read (Python's `int` to `str` limit).
+pub const MAX_BIG_INT_DIGITS: usize = 4300;
+/// The most bytes of a `LONG1`/`LONG4` int read: enough for [`MAX_BIG_INT_DIGITS`] digits.
+const MAX_BIG_INT_BYTES: usize = 1787;
+
 /// A Python int from `LONG1`/`LONG4`'s little-endian two's complement bytes.
 fn int_from_le(bytes: &[u8]) -> Result<Node<'static>> {
     let Some(&last) = bytes.last() else {
@@ -491,19 +506,26 @@ fn int_from_le(bytes: &[u8]) -> Result<Node<'static>> {
     while len > 1 && bytes[len - 1] == pad && (bytes[len - 2] & 0x80 != 0) == negative {
         len -= 1;
     }
-    if len > 9 {
-        return Err(DecodeError::IntegerTooLarge);
+    if len > 8 {
+        // Python's own bound on printing an int (`sys.int_info.default_max_str_digits`,
+        // 4300 digits, about 1786 bytes): Django could not write a larger one as JSON either,
+        // and the conversion's cost stays small.
+        if len > MAX_BIG_INT_BYTES {
+            return Err(DecodeError::IntegerTooLarge);
+        }
+        let big = num_bigint::BigInt::from_signed_bytes_le(&bytes[..len]);
+        if let Ok(u) = u64::try_from(&big) {
+            return Ok(Node::UInt(u));
+        }
+        let digits = big.to_string();
+        if digits.trim_start_matches('-').len() > MAX_BIG_INT_DIGITS {
+            return Err(DecodeError::IntegerTooLarge);
+        }
+        return Ok(Node::Big(digits));
     }
-    let mut buf = [pad; 16];
+    let mut buf = [pad; 8];
     buf[..len].copy_from_slice(&bytes[..len]);
-    let v = i128::from_le_bytes(buf);
-    if let Ok(i) = i64::try_from(v) {
-        Ok(Node::Int(i))
-    } else if let Ok(u) = u64::try_from(v) {
-        Ok(Node::UInt(u))
-    } else {
-        Err(DecodeError::IntegerTooLarge)
-    }
+    Ok(Node::Int(i64::from_le_bytes(buf)))
 }
 
 /// The final walk from the arena to JSON, charging every value made.
@@ -533,6 +555,14 @@ impl Walk<'_, '_> {
             Node::Bool(b) => Value::Bool(*b),
             Node::Int(i) => Value::Number((*i).into()),
             Node::UInt(u) => Value::Number((*u).into()),
+            Node::Big(digits) => {
+                self.charge(digits.len())?;
+                Value::Number(
+                    digits
+                        .parse::<Number>()
+                        .map_err(|_| DecodeError::IntegerTooLarge)?,
+                )
+            }
             Node::Float(f) => {
                 Value::Number(Number::from_f64(*f).ok_or(DecodeError::NonFiniteFloat)?)
             }

@@ -2,6 +2,7 @@
 //! JSON values a session holds. Matching CPython byte for byte is not needed for Django to
 //! read it, but it makes the output easy to check against Python's.
 
+use super::decode::MAX_BIG_INT_DIGITS;
 use super::{MAX_DEPTH, PROTOCOL, op};
 use serde_json::{Map, Number, Value};
 
@@ -12,6 +13,9 @@ pub enum EncodeError {
     /// Containers nested deeper than [`MAX_DEPTH`] levels, which no reader here would accept.
     #[error("containers are nested deeper than {0} levels")]
     TooDeep(usize),
+    /// An integer of more digits than the reader accepts (Python's `int` to `str` limit).
+    #[error("an integer has more than {0} digits")]
+    IntegerTooLarge(usize),
 }
 
 /// CPython's `_FRAME_SIZE_TARGET`: a frame is closed once it holds this much, and a str this
@@ -90,7 +94,7 @@ impl Writer {
             Value::Null => self.write(&[op::NONE]),
             Value::Bool(true) => self.write(&[op::NEWTRUE]),
             Value::Bool(false) => self.write(&[op::NEWFALSE]),
-            Value::Number(n) => self.number(n),
+            Value::Number(n) => self.number(n)?,
             Value::String(s) => self.string(s),
             Value::Array(items) => self.list(items, depth + 1)?,
             Value::Object(map) => self.dict(map, depth + 1)?,
@@ -98,19 +102,42 @@ impl Writer {
         Ok(())
     }
 
-    fn number(&mut self, n: &Number) {
+    fn number(&mut self, n: &Number) -> Result<(), EncodeError> {
         if let Some(i) = n.as_i64() {
             self.int(i.into());
         } else if let Some(u) = n.as_u64() {
             self.int(u.into());
+        } else if let Some(big) = sesame_core::pyjson::big_int_digits(n)
+            .map(|d| {
+                if d.trim_start_matches('-').len() > MAX_BIG_INT_DIGITS {
+                    Err(EncodeError::IntegerTooLarge(MAX_BIG_INT_DIGITS))
+                } else {
+                    Ok(d.parse::<num_bigint::BigInt>().ok())
+                }
+            })
+            .transpose()?
+            .flatten()
+        {
+            // LONG1, or LONG4 past 255 bytes, with the shortest two's complement form, as
+            // CPython's save_long.
+            let bytes = big.to_signed_bytes_le();
+            match u8::try_from(bytes.len()) {
+                Ok(n) => self.write(&[op::LONG1, n]),
+                Err(_) => {
+                    let mut head = [op::LONG4; 5];
+                    head[1..].copy_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    self.write(&head);
+                }
+            }
+            self.write(&bytes);
         } else {
-            // Without serde_json's arbitrary_precision a Number is an i64, a u64 or a finite
-            // f64, so this is a float.
+            // Any other Number is a finite f64.
             let f = n.as_f64().unwrap_or_default();
             let mut buf = [op::BINFLOAT; 9];
             buf[1..].copy_from_slice(&f.to_be_bytes());
             self.write(&buf);
         }
+        Ok(())
     }
 
     fn int(&mut self, v: i128) {

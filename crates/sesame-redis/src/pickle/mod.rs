@@ -1,5 +1,6 @@
-//! The subset of Python's pickle format that a Django session dict uses: str, int (including
-//! big ints that fit 64 bits), float, bool, None, list, tuple and dict with str keys.
+//! The subset of Python's pickle format that a Django session dict uses: str, int (big ints
+//! too, up to Python's 4300-digit printing limit), float, bool, None, list, tuple and dict
+//! with str keys.
 //!
 //! Django's Redis cache stores the session dict as `pickle.dumps(d, pickle.HIGHEST_PROTOCOL)`.
 //! [`loads`] reads protocols 2 to 5; [`dumps`] writes protocol 5 as CPython's pickler writes
@@ -20,9 +21,10 @@
 //! nested back-references expand to gigabytes. The subset needed here is small enough to
 //! write and check in full.
 //!
-//! Mapping to JSON: a tuple becomes an array, as Django's JSON serializer does; an int must fit
-//! `i64` or `u64` (serde_json has no bigger integers, and turning one into a float would
-//! silently change it), a float must be finite, and dict keys must be str. Anything else fails
+//! Mapping to JSON: a tuple becomes an array, as Django's JSON serializer does; an int beyond
+//! 64 bits becomes a JSON number with all its digits (the workspace builds serde_json with
+//! `arbitrary_precision`; turning one into a float would silently change it), up to
+//! [`MAX_BIG_INT_DIGITS`]; a float must be finite, and dict keys must be str. Anything else fails
 //! the whole decode: the session loads as empty, never as a partial dict.
 //!
 //! ```
@@ -38,7 +40,7 @@ mod op;
 #[cfg(test)]
 mod tests;
 
-pub use decode::{DecodeError, loads, loads_value};
+pub use decode::{DecodeError, MAX_BIG_INT_DIGITS, loads, loads_value};
 pub use encode::{EncodeError, dumps, dumps_value};
 
 /// The protocol [`dumps`] writes: `pickle.HIGHEST_PROTOCOL` on Python 3.8 and later, which is

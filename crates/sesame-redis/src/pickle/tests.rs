@@ -49,7 +49,7 @@ fn reads_cpython_pickles_of_protocols_2_to_5() {
     for (name, proto, hex, want) in vectors::OK {
         let data = hex::decode(hex).unwrap();
         let got = loads(&data, &limits()).unwrap_or_else(|e| panic!("{name} p{proto}: {e}"));
-        let want: Value = serde_json::from_str(want).unwrap();
+        let want: Value = sesame_core::pyjson::loads(want).unwrap();
         let got = Value::Object(got);
         assert_eq!(got, want, "{name} protocol {proto}");
         let (mut a, mut b) = (vec![], vec![]);
@@ -65,7 +65,11 @@ fn reads_cpython_pickles_of_protocols_2_to_5() {
 
 #[test]
 fn the_session_vector_holds_every_plain_type() {
-    let (_, _, hex, _) = vectors::OK[0];
+    let (_, _, hex, _) = vectors::OK
+        .iter()
+        .copied()
+        .find(|v| v.0 == "session")
+        .unwrap();
     let got = loads(&hex::decode(hex).unwrap(), &limits()).unwrap();
     assert_eq!(got["_auth_user_id"], json!("42"));
     assert_eq!(
@@ -97,7 +101,10 @@ fn refuses_what_is_not_plain_data() {
 #[test]
 fn writes_what_cpython_writes() {
     for (name, text, hex) in vectors::ENCODE {
-        let data: Map<String, Value> = serde_json::from_str(text).unwrap();
+        let data: Map<String, Value> = match sesame_core::pyjson::loads(text).unwrap() {
+            Value::Object(m) => m,
+            other => panic!("{name}: {other}"),
+        };
         let mine = dumps(&data).unwrap();
         assert_eq!(hex::encode(&mine), *hex, "{name}");
         assert_eq!(loads(&mine, &limits()).unwrap(), data, "{name} round trip");
@@ -242,14 +249,8 @@ fn malformed_programs_are_refused() {
         (&[b"}K\x01K\x02s"], "NonStringKey"),
         (&[b"}NK\x02s"], "NonStringKey"),
         (&[b"\x8c\x02\xc3("], "InvalidUtf8"),
-        (
-            &[b"\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01"],
-            "IntegerTooLarge",
-        ),
-        (
-            &[b"\x8a\x09\xff\xff\xff\xff\xff\xff\xff\x7f\xff"],
-            "IntegerTooLarge",
-        ),
+        // Beyond Python's 4300-digit limit: 1800 bytes of LONG4.
+        (&[b"\x8b\x08\x07\x00\x00", &[0x11; 1800]], "IntegerTooLarge"),
     ];
     for (ops, want) in cases {
         match decode(ops) {
@@ -481,4 +482,29 @@ proptest! {
         let n = cut.index(out.len());
         let _ = loads_value(&out[..n], &limits());
     }
+}
+
+#[test]
+fn ints_beyond_64_bits_are_kept_to_the_digit() {
+    let two_64 = decode(&[b"\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01"]).unwrap();
+    assert_eq!(two_64.to_string(), "18446744073709551616");
+    let below_i64 = decode(&[b"\x8a\x09\xff\xff\xff\xff\xff\xff\xff\x7f\xff"]).unwrap();
+    assert_eq!(below_i64.to_string(), "-9223372036854775809");
+    // The largest Python prints: 4300 digits, written back byte for byte.
+    let nines = "9".repeat(MAX_BIG_INT_DIGITS);
+    let mut data = Map::new();
+    data.insert("n".into(), Value::Number(nines.parse().unwrap()));
+    let pickled = dumps(&data).unwrap();
+    let back = loads(&pickled, &limits()).unwrap();
+    assert_eq!(back["n"].to_string(), nines);
+    assert_eq!(
+        sesame_core::pyjson::dumps_compact(&Value::Object(back)),
+        format!("{{\"n\":{nines}}}")
+    );
+    // One digit more is refused on both sides.
+    data.insert(
+        "n".into(),
+        Value::Number(format!("-1{nines}").parse().unwrap()),
+    );
+    assert!(matches!(dumps(&data), Err(EncodeError::IntegerTooLarge(_))));
 }
