@@ -130,14 +130,14 @@ async fn current_user(state: &RequestState) -> Result<Option<User>, SesameError>
                 if let (Some(u), Some(perms)) = (&user, &prefetched)
                     && let Some(p) = auth.prefetched_permissions(u, perms)
                 {
-                    let _ = state.perms.set(p);
+                    state.perms.set(p).await;
                 }
                 return Ok(user);
             }
             auth.get_user(&mut session).await.map_err(SesameError::from)
         })
         .await?;
-    Ok(user.clone())
+    Ok(user)
 }
 
 async fn permissions(state: &RequestState, user: &User) -> Result<UserPermissions, SesameError> {
@@ -147,8 +147,7 @@ async fn permissions(state: &RequestState, user: &User) -> Result<UserPermission
     Ok(state
         .perms
         .get_or_try_init(|| async { auth.user_permissions(user).await.map_err(SesameError::from) })
-        .await?
-        .clone())
+        .await?)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
@@ -252,14 +251,20 @@ impl AuthContext {
             self.auth()?.login(&mut session, user).await?;
         }
         crate::csrf::rotate_token(&self.state).await?;
-        let _ = self.state.user.set(Some(user.clone()));
+        // From here on the request is for this user, with their permissions.
+        self.state.user.set(Some(user.clone())).await;
+        self.state.perms.clear().await;
         Ok(())
     }
 
-    /// `logout(request)`: flush the session.
+    /// `logout(request)`: flush the session; the rest of the request is anonymous.
     pub async fn logout(&self) -> Result<(), SesameError> {
-        let mut session = self.state.session.lock().await;
-        self.auth()?.logout(&mut session).await?;
+        {
+            let mut session = self.state.session.lock().await;
+            self.auth()?.logout(&mut session).await?;
+        }
+        self.state.user.set(None).await;
+        self.state.perms.clear().await;
         Ok(())
     }
 

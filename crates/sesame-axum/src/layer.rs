@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::sync::Mutex;
 
 /// The configuration shared by every request: settings, the session store and, optionally,
 /// authentication.
@@ -156,13 +156,50 @@ impl Sesame {
     }
 }
 
+/// A per-request value made on first use (the user, their permissions), and replaced when a
+/// login or logout in the same request changes whom the request is for.
+pub(crate) struct RequestCache<T>(Mutex<Option<T>>);
+
+impl<T> Default for RequestCache<T> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl<T: Clone> RequestCache<T> {
+    /// The value, made by `make` the first time. The lock is held while it is made, so two
+    /// extractors of one request never load it twice.
+    pub(crate) async fn get_or_try_init<E, F>(&self, make: impl FnOnce() -> F) -> Result<T, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut slot = self.0.lock().await;
+        if let Some(v) = slot.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = make().await?;
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+
+    /// Replace the value.
+    pub(crate) async fn set(&self, value: T) {
+        *self.0.lock().await = Some(value);
+    }
+
+    /// Forget the value: the next use makes it again.
+    pub(crate) async fn clear(&self) {
+        *self.0.lock().await = None;
+    }
+}
+
 /// Per-request state, in the request's extensions.
 #[derive(Clone)]
 pub struct RequestState {
     pub(crate) sesame: Sesame,
     pub(crate) session: Arc<Mutex<Session>>,
-    pub(crate) user: Arc<OnceCell<Option<User>>>,
-    pub(crate) perms: Arc<OnceCell<UserPermissions>>,
+    pub(crate) user: Arc<RequestCache<Option<User>>>,
+    pub(crate) perms: Arc<RequestCache<UserPermissions>>,
     pub(crate) csrf: Arc<std::sync::Mutex<CsrfState>>,
     pub(crate) messages: Arc<std::sync::Mutex<crate::messages::MessageState>>,
     pub(crate) client_ip: Option<std::net::IpAddr>,
@@ -248,8 +285,8 @@ where
             let state = RequestState {
                 sesame: sesame.clone(),
                 session: Arc::new(Mutex::new(session)),
-                user: Arc::new(OnceCell::new()),
-                perms: Arc::new(OnceCell::new()),
+                user: Arc::default(),
+                perms: Arc::default(),
                 csrf: Arc::new(std::sync::Mutex::new(CsrfState::from_cookie(
                     csrf_cookie.as_deref(),
                 ))),

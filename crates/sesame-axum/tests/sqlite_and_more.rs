@@ -67,12 +67,26 @@ async fn app(settings: Settings) -> (Router, Arc<SqlAuthStore>, std::path::PathB
     );
     let sesame = Sesame::new(settings, sessions)
         .with_auth(auth)
-        .with_session_user_store(joined);
+        .with_session_user_store(joined)
+        .with_prefetched_permissions(true);
     let router = Router::new()
         .route("/login/{name}", post(|a: AuthContext, axum::extract::Path(name): axum::extract::Path<String>| async move {
             let mut u = a.authenticate(&name, &format!("{name}-pass-1")).await.map_err(|e| e.to_string())?;
             a.login(&mut u).await.map_err(|e| e.to_string())?;
             Ok::<_, String>("in")
+        }))
+        // Who the request is for, before and after a login or logout in the same handler.
+        .route("/switch/{name}", post(|a: AuthContext, axum::extract::Path(name): axum::extract::Path<String>| async move {
+            let who = |u: Option<sesame_core::auth::User>| u.map(|u| u.username).unwrap_or_default();
+            let before = format!("{}:{}", who(a.user().await.map_err(|e| e.to_string())?), a.permissions().await.map_err(|e| e.to_string())?.all().len());
+            if name == "nobody" {
+                a.logout().await.map_err(|e| e.to_string())?;
+            } else {
+                let mut u = a.authenticate(&name, &format!("{name}-pass-1")).await.map_err(|e| e.to_string())?;
+                a.login(&mut u).await.map_err(|e| e.to_string())?;
+            }
+            let after = format!("{}:{}", who(a.user().await.map_err(|e| e.to_string())?), a.permissions().await.map_err(|e| e.to_string())?.all().len());
+            Ok::<_, String>(format!("{before}->{after}"))
         }))
         .route("/set", get(|s: SessionHandle| async move { s.insert("cart", json!([1])).await.map(|_| "set") }))
         .route("/cart", get(|s: SessionHandle| async move { s.get("cart").await.map(|v| v.map(|v| v.to_string()).unwrap_or_default()) }))
@@ -175,6 +189,34 @@ async fn sqlite_stores_and_user_switch_flush() {
         c.get("/cart").await.1,
         "",
         "another user's login flushes the session"
+    );
+
+    // A login or logout inside a request changes whom the rest of it is for, permissions
+    // included (the prefetched set belongs to the user before).
+    let alice = users.get_user_by_username("alice").await.unwrap().unwrap();
+    let perm = users
+        .get_permission("auth", "view_user")
+        .await
+        .unwrap()
+        .unwrap();
+    users
+        .grant_user_permission(&alice.id, &perm.id)
+        .await
+        .unwrap();
+    let token = c.get("/csrf").await.1;
+    assert_eq!(
+        c.post("/switch/alice", &[("x-csrftoken", &token)]).await.1,
+        "bob:0->alice:1"
+    );
+    let token = c.get("/csrf").await.1;
+    assert_eq!(
+        c.post("/switch/nobody", &[("x-csrftoken", &token)]).await.1,
+        "alice:1->:0"
+    );
+    let token = c.get("/csrf").await.1;
+    assert_eq!(
+        c.post("/login/bob", &[("x-csrftoken", &token)]).await.1,
+        "in"
     );
 
     // user_passes_test redirects, never 403.

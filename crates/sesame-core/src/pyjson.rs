@@ -61,8 +61,12 @@ fn write_value(out: &mut String, value: &Value, sep: Separators) {
                 let _ = write!(out, "{u}");
             } else if let Some(digits) = big_int_digits(n) {
                 out.push_str(&digits);
-            } else if let Some(f) = n.as_f64() {
+            } else if let Some(f) = n.as_f64().filter(|f| f.is_finite()) {
                 write_float(out, f);
+            } else {
+                // Parsed text out of f64's range (`1e400`): kept as it came, which Python
+                // reads as it would have read the original.
+                let _ = write!(out, "{n}");
             }
         }
         Value::String(s) => write_str(out, s),
@@ -270,5 +274,16 @@ mod tests {
             Some(json!("JÃ¶rg"))
         );
         assert_eq!(loads_latin1(br#""J\u00f6rg""#).ok(), Some(json!("Jörg")));
+    }
+
+    #[test]
+    fn numbers_of_any_size_round_trip_as_python_writes_them() {
+        let text = r#"{"big":[18446744073709551616,-1267650600228229401496703205376],"f":[1e+16,1e-07,0.1],"huge":1e400}"#;
+        let v = loads(text).unwrap();
+        // Out of f64's range: written back as the parser kept it, which Python reads as inf.
+        assert_eq!(dumps_compact(&v), text.replace("1e400", "1e+400"));
+        assert_eq!(v["f"], json!([1e16, 1e-7, 0.1]), "one spelling per float");
+        assert!(big_int_digits(&serde_json::Number::from(7)).is_none());
+        assert!(big_int_digits(&serde_json::Number::from_f64(1.5).unwrap()).is_none());
     }
 }

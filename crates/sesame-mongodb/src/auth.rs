@@ -80,7 +80,7 @@ fn extra_to_bson(
                 // BSON has no integer beyond 64 bits; a double would silently round it.
                 (None, false) => {
                     return Err(AuthStoreError::Invalid(format!(
-                        "the profile number {n} does not fit in BSON's 64-bit integers"
+                        "the profile number {n} cannot be stored in BSON (a 64-bit integer or a finite double)"
                     )));
                 }
             },

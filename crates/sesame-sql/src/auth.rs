@@ -368,7 +368,9 @@ impl SqlAuthStore {
                     Some(_) => Some(user_from_row!(&r, has_extra)),
                     None => None,
                 };
-                let perms = if with_permissions { r.try_get::<Option<String>, _>("sesame_perms")? } else { None };
+                // A column that cannot be read as text is "not fetched": the permissions load
+                // the usual way rather than failing the request.
+                let perms = if with_permissions { r.try_get::<Option<String>, _>("sesame_perms").ok().flatten() } else { None };
                 Ok((data, user, perms))
             })
             .transpose()
@@ -427,8 +429,10 @@ impl SqlAuthStore {
                     Backend::Postgres => ("json_agg", "json_build_array", |q| {
                         format!("COALESCE(({q})::text, '[]')")
                     }),
+                    // MySQL 8 answers JSON (binary collation), which sqlx will not read
+                    // as text; MariaDB answers text either way.
                     Backend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", |q| {
-                        format!("COALESCE(({q}), '[]')")
+                        format!("CAST(COALESCE(({q}), '[]') AS CHAR)")
                     }),
                 };
                 let query = format!(

@@ -16,6 +16,9 @@ pub enum EncodeError {
     /// An integer of more digits than the reader accepts (Python's `int` to `str` limit).
     #[error("an integer has more than {0} digits")]
     IntegerTooLarge(usize),
+    /// A number that is no finite float (JSON text such as `1e400`).
+    #[error("the number {0} is not a finite float")]
+    NonFiniteFloat(String),
 }
 
 /// CPython's `_FRAME_SIZE_TARGET`: a frame is closed once it holds this much, and a str this
@@ -131,8 +134,10 @@ impl Writer {
             }
             self.write(&bytes);
         } else {
-            // Any other Number is a finite f64.
-            let f = n.as_f64().unwrap_or_default();
+            // Parsed JSON text beyond f64's range (`1e400`) has no pickle the reader accepts.
+            let Some(f) = n.as_f64().filter(|f| f.is_finite()) else {
+                return Err(EncodeError::NonFiniteFloat(n.to_string()));
+            };
             let mut buf = [op::BINFLOAT; 9];
             buf[1..].copy_from_slice(&f.to_be_bytes());
             self.write(&buf);

@@ -57,8 +57,9 @@ impl PasswordHashing {
         }
     }
 
-    /// The hashing threads' `nice` value, from 0 (the process's priority) to 19 (the lowest).
-    /// Only Linux sets it per thread; elsewhere it is ignored.
+    /// How much lower than the process the hashing threads run: a `nice` increment from 0
+    /// (the same priority) to 19 (the lowest there is). Only Linux sets it per thread;
+    /// elsewhere it is ignored.
     pub fn with_nice(mut self, nice: i32) -> Self {
         self.nice = nice.clamp(0, 19);
         self.queue = Arc::default();
@@ -108,7 +109,11 @@ impl PasswordHashing {
         let hashers = self.hashers.clone();
         self.queue()?
             .send(Box::new(move || {
-                let _ = done.send(job(&hashers));
+                // The request gave up while its hash waited (the client left): skip it, so
+                // abandoned logins do not leave a backlog of hashing behind them.
+                if !done.is_closed() {
+                    let _ = done.send(job(&hashers));
+                }
             }))
             .map_err(|_| HashError::Worker("no hashing thread is running".into()))?;
         // A job that panicked dropped `done` without an answer.
@@ -158,7 +163,13 @@ fn lower_priority(nice: i32) {
     if nice <= 0 {
         return;
     }
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+    // `nice` is relative to the thread's priority now, as `nice(1)` is.
+    let tid = Some(rustix::thread::gettid());
+    let target = rustix::process::getpriority_process(tid)
+        .unwrap_or(0)
+        .saturating_add(nice)
+        .min(19);
+    if let Err(e) = rustix::process::setpriority_process(tid, target) {
         tracing::debug!(nice, error = %e, "could not lower the hashing thread's priority");
     }
 }
