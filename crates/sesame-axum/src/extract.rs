@@ -144,10 +144,10 @@ async fn permissions(state: &RequestState, user: &User) -> Result<UserPermission
     let Some(auth) = state.sesame.auth() else {
         return Ok(UserPermissions::anonymous());
     };
-    Ok(state
+    state
         .perms
         .get_or_try_init(|| async { auth.user_permissions(user).await.map_err(SesameError::from) })
-        .await?)
+        .await
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
