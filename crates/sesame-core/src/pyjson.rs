@@ -7,12 +7,13 @@
 //! it cannot choose Python's default separators. Hence this small hand-written writer over
 //! `serde_json::Value`, which keeps insertion order (the `preserve_order` feature).
 //!
-//! Integers beyond 64 bits, which Python writes freely, are kept exactly: the workspace builds
-//! `serde_json` with `arbitrary_precision`, so a `Number` holds its digits, and they are written
-//! back as they came. Floats read here are normalised to the form `serde_json` gives
-//! `Number::from_f64` (see [`loads_latin1`]), so that a decoded session compares equal to the
-//! same values built in Rust. Known limit: Python may emit `NaN`/`Infinity`, which JSON
-//! values cannot hold, so such payloads do not decode.
+//! Integers beyond 64 bits, which Python writes freely, are kept exactly with the `big-ints`
+//! feature (serde_json's `arbitrary_precision`: a `Number` holds its digits, written back as
+//! they came); without it serde_json reads them as floats. Floats read here are normalised to
+//! the form `serde_json` gives `Number::from_f64` (see [`loads`]), so that a decoded session
+//! compares equal to the same values built in Rust whichever way serde_json is built. Known
+//! limit: Python may emit `NaN`/`Infinity`, which JSON values cannot hold, so such payloads
+//! do not decode.
 
 use serde_json::Value;
 use std::fmt::Write;
@@ -175,11 +176,12 @@ pub fn loads_latin1(bytes: &[u8]) -> Result<Value, serde_json::Error> {
     loads(&text)
 }
 
-/// `json.loads(text)`: integers of any size kept exactly, floats normalised (below).
+/// `json.loads(text)`: floats normalised (below); integers beyond 64 bits kept exactly with
+/// the `big-ints` feature.
 ///
 /// ```
-/// let v = sesame_core::pyjson::loads(r#"{"big": 123456789012345678901234567890, "x": 1e+16}"#).unwrap();
-/// assert_eq!(sesame_core::pyjson::dumps_compact(&v), r#"{"big":123456789012345678901234567890,"x":1e+16}"#);
+/// let v = sesame_core::pyjson::loads(r#"{"n": 18446744073709551615, "x": 1e+16}"#).unwrap();
+/// assert_eq!(sesame_core::pyjson::dumps_compact(&v), r#"{"n":18446744073709551615,"x":1e+16}"#);
 /// assert_eq!(v["x"], serde_json::json!(1e16));
 /// ```
 pub fn loads(text: &str) -> Result<Value, serde_json::Error> {
@@ -276,6 +278,7 @@ mod tests {
         assert_eq!(loads_latin1(br#""J\u00f6rg""#).ok(), Some(json!("Jörg")));
     }
 
+    #[cfg(feature = "big-ints")]
     #[test]
     fn numbers_of_any_size_round_trip_as_python_writes_them() {
         let text = r#"{"big":[18446744073709551616,-1267650600228229401496703205376],"f":[1e+16,1e-07,0.1],"huge":1e400}"#;

@@ -435,13 +435,16 @@ impl SqlAuthStore {
                         format!("CAST(COALESCE(({q}), '[]') AS CHAR)")
                     }),
                 };
-                let query = format!(
+                // A superuser has every permission; anyone else's are looked up from their
+                // own links (an `OR` of both would scan every permission for everyone).
+                let select = format!(
                     "SELECT {agg}({pair}(ct.app_label, p.codename)) FROM auth_permission p \
-                     JOIN django_content_type ct ON p.content_type_id = ct.id \
-                     WHERE u.is_superuser \
-                        OR p.id IN (SELECT up.permission_id FROM auth_user_user_permissions up WHERE up.user_id = u.id) \
-                        OR p.id IN (SELECT gp.permission_id FROM auth_group_permissions gp \
-                                    JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = u.id)"
+                     JOIN django_content_type ct ON p.content_type_id = ct.id"
+                );
+                let query = format!(
+                    "CASE WHEN u.is_superuser THEN ({select}) \
+                     ELSE ({select} WHERE p.id IN ({})) END",
+                    user_permission_ids("u.id")
                 );
                 format!(", ({}) AS sesame_perms", wrap(query))
             } else {
@@ -945,11 +948,12 @@ impl AuthStore for SqlAuthStore {
     async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
         let uid = int_id(user)?;
         self.perm_strings(
-            "SELECT ct.app_label, p.codename FROM auth_permission p \
-             JOIN django_content_type ct ON p.content_type_id = ct.id \
-             WHERE p.id IN (SELECT up.permission_id FROM auth_user_user_permissions up WHERE up.user_id = ?) \
-                OR p.id IN (SELECT gp.permission_id FROM auth_group_permissions gp \
-                            JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = ?)",
+            &format!(
+                "SELECT ct.app_label, p.codename FROM auth_permission p \
+                 JOIN django_content_type ct ON p.content_type_id = ct.id \
+                 WHERE p.id IN ({})",
+                user_permission_ids("?")
+            ),
             &[uid, uid],
         )
         .await
@@ -962,6 +966,17 @@ impl AuthStore for SqlAuthStore {
         )
         .await
     }
+}
+
+/// The ids of the permissions a user holds directly or through a group (`ModelBackend`'s
+/// `_get_user_permissions` ∪ `_get_group_permissions`); `user` is the SQL for the user's id,
+/// used twice. `IN` removes the duplicates, so `UNION ALL` spares a sort.
+fn user_permission_ids(user: &str) -> String {
+    format!(
+        "SELECT up.permission_id FROM auth_user_user_permissions up WHERE up.user_id = {user} \
+         UNION ALL SELECT gp.permission_id FROM auth_group_permissions gp \
+         JOIN auth_user_groups ug ON ug.group_id = gp.group_id WHERE ug.user_id = {user}"
+    )
 }
 
 /// `app_label.codename` strings from the JSON pairs the joined statement aggregates; `None`

@@ -69,8 +69,9 @@ pub enum DecodeError {
     /// A string that is not valid UTF-8 (Python pickles lone surrogates this way).
     #[error("a string is not valid UTF-8")]
     InvalidUtf8,
-    /// An int of more than [`MAX_BIG_INT_DIGITS`] decimal digits.
-    #[error("an integer has more than 4300 digits")]
+    /// An int of more than [`MAX_BIG_INT_DIGITS`] decimal digits, or, without the `big-ints`
+    /// feature, any int outside `i64::MIN..=u64::MAX`.
+    #[error("an integer is too large")]
     IntegerTooLarge,
     /// A NaN or an infinity, which JSON cannot hold.
     #[error("a float is not finite")]
@@ -516,6 +517,10 @@ fn int_from_le(bytes: &[u8]) -> Result<Node<'static>> {
         let big = num_bigint::BigInt::from_signed_bytes_le(&bytes[..len]);
         if let Ok(u) = u64::try_from(&big) {
             return Ok(Node::UInt(u));
+        }
+        // Without `arbitrary_precision` a JSON number would round it to a float: refuse.
+        if !cfg!(feature = "big-ints") {
+            return Err(DecodeError::IntegerTooLarge);
         }
         let digits = big.to_string();
         if digits.trim_start_matches('-').len() > MAX_BIG_INT_DIGITS {

@@ -1,6 +1,6 @@
-//! The subset of Python's pickle format that a Django session dict uses: str, int (big ints
-//! too, up to Python's 4300-digit printing limit), float, bool, None, list, tuple and dict
-//! with str keys.
+//! The subset of Python's pickle format that a Django session dict uses: str, int (with the
+//! `big-ints` feature big ints too, up to Python's 4300-digit printing limit), float, bool,
+//! None, list, tuple and dict with str keys.
 //!
 //! Django's Redis cache stores the session dict as `pickle.dumps(d, pickle.HIGHEST_PROTOCOL)`.
 //! [`loads`] reads protocols 2 to 5; [`dumps`] writes protocol 5 as CPython's pickler writes
@@ -22,9 +22,10 @@
 //! write and check in full.
 //!
 //! Mapping to JSON: a tuple becomes an array, as Django's JSON serializer does; an int beyond
-//! 64 bits becomes a JSON number with all its digits (the workspace builds serde_json with
-//! `arbitrary_precision`; turning one into a float would silently change it), up to
-//! [`MAX_BIG_INT_DIGITS`]; a float must be finite, and dict keys must be str. Anything else fails
+//! 64 bits becomes a JSON number with all its digits with the `big-ints` feature (serde_json's
+//! `arbitrary_precision`), up to [`MAX_BIG_INT_DIGITS`], and fails the decode without it
+//! (turning one into a float would silently change it); a float must be finite, and dict keys
+//! must be str. Anything else fails
 //! the whole decode: the session loads as empty, never as a partial dict.
 //!
 //! ```
