@@ -92,3 +92,45 @@ mod tests {
         assert_eq!(median(&[]), 0.0);
     }
 }
+
+/// What the load test's binaries (`load`, `axum_login_app`, `floor`) share: running on a
+/// runtime and, for the two servers, serving while announcing the address.
+#[cfg(feature = "compare")]
+pub mod compare {
+    use std::fmt::Display;
+    use std::future::Future;
+    use std::io::Write;
+    use std::process::ExitCode;
+
+    /// Block on `run` in `runtime`, printing the error and failing on `Err`. The servers use
+    /// two worker threads, as `sesame serve` does on this machine; the load generator one.
+    pub fn exit_code<E: Display>(
+        runtime: std::io::Result<tokio::runtime::Runtime>,
+        run: impl Future<Output = Result<(), E>>,
+    ) -> ExitCode {
+        let runtime = match runtime {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match runtime.block_on(run) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// Bind `bind`, print `listening on http://ADDR/` (the load generator waits for that line)
+    /// and serve `app`.
+    pub async fn serve(bind: &str, app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        println!("listening on http://{}/", listener.local_addr()?);
+        std::io::stdout().flush()?;
+        axum::serve(listener, app).await?;
+        Ok(())
+    }
+}

@@ -31,7 +31,6 @@ use sesame_core::auth::hashers::Hashers;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::collections::{BTreeSet, HashSet};
-use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -243,30 +242,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/login", post(login))
         .route("/api/whoami", get(whoami))
         .layer(auth);
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on http://{}/", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    axum::serve(listener, app).await?;
-    Ok(())
+    sesame_bench::compare::serve(&bind, app).await
 }
 
 fn main() -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+        .build();
+    sesame_bench::compare::exit_code(runtime, run())
 }

@@ -23,7 +23,6 @@ use axum::{Json, Router};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::io::Write;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -131,30 +130,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/api/whoami", get(whoami))
         .route("/api/whoami/two-reads", get(two_reads))
         .with_state(pool);
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("listening on http://{}/", listener.local_addr()?);
-    std::io::stdout().flush()?;
-    axum::serve(listener, app).await?;
-    Ok(())
+    sesame_bench::compare::serve(&bind, app).await
 }
 
 fn main() -> std::process::ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+        .build();
+    sesame_bench::compare::exit_code(runtime, run())
 }
