@@ -124,6 +124,39 @@ pub mod compare {
         }
     }
 
+    /// A server's `main`: `run` on two worker threads, as `sesame serve` has on this machine.
+    pub fn server_main(
+        run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
+    ) -> ExitCode {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build();
+        exit_code(runtime, run)
+    }
+
+    /// The database of `BENCH_DATABASE_URL` (`sqlite://path` holding Django's tables) with
+    /// Sesame's pool settings (WAL, `busy_timeout` 10 s, at most 10 connections), and the
+    /// address of `BENCH_BIND` (default `127.0.0.1:0`).
+    pub async fn database_from_env()
+    -> Result<(sqlx::SqlitePool, String), Box<dyn std::error::Error>> {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        use std::str::FromStr;
+        use std::time::Duration;
+        let url = std::env::var("BENCH_DATABASE_URL")?;
+        let bind = std::env::var("BENCH_BIND").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
+        let opts = SqliteConnectOptions::from_str(&url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(opts)
+            .await?;
+        Ok((pool, bind))
+    }
+
     /// Bind `bind`, print `listening on http://ADDR/` (the load generator waits for that line)
     /// and serve `app`.
     pub async fn serve(bind: &str, app: axum::Router) -> Result<(), Box<dyn std::error::Error>> {

@@ -29,11 +29,9 @@ use serde::Deserialize;
 use serde_json::json;
 use sesame_core::auth::hashers::Hashers;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use std::collections::{BTreeSet, HashSet};
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 use tower_sessions_sqlx_store::SqliteStore;
 
 /// A row of `auth_user`.
@@ -216,17 +214,7 @@ async fn whoami(session: Session) -> Response {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("BENCH_DATABASE_URL")?;
-    let bind = std::env::var("BENCH_BIND").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
-    let opts = SqliteConnectOptions::from_str(&url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(10)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(opts)
-        .await?;
+    let (pool, bind) = sesame_bench::compare::database_from_env().await?;
     let store = SqliteStore::new(pool.clone());
     store.migrate().await?;
     let sessions = SessionManagerLayer::new(store)
@@ -246,9 +234,5 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> std::process::ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build();
-    sesame_bench::compare::exit_code(runtime, run())
+    sesame_bench::compare::server_main(run())
 }

@@ -22,9 +22,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::str::FromStr;
-use std::time::Duration;
+use sqlx::sqlite::SqlitePool;
 
 fn session_key(headers: &HeaderMap) -> Option<&str> {
     headers
@@ -115,17 +113,7 @@ async fn two_reads(State(pool): State<SqlitePool>, headers: HeaderMap) -> Respon
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("BENCH_DATABASE_URL")?;
-    let bind = std::env::var("BENCH_BIND").unwrap_or_else(|_| "127.0.0.1:0".to_owned());
-    let opts = SqliteConnectOptions::from_str(&url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(10)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(opts)
-        .await?;
+    let (pool, bind) = sesame_bench::compare::database_from_env().await?;
     let app = Router::new()
         .route("/api/whoami", get(whoami))
         .route("/api/whoami/two-reads", get(two_reads))
@@ -134,9 +122,5 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> std::process::ExitCode {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build();
-    sesame_bench::compare::exit_code(runtime, run())
+    sesame_bench::compare::server_main(run())
 }
