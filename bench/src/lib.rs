@@ -136,8 +136,8 @@ pub mod compare {
     }
 
     /// The database of `BENCH_DATABASE_URL` (`sqlite://path` holding Django's tables) with
-    /// Sesame's pool settings (WAL, `busy_timeout` 10 s, at most 10 connections), and the
-    /// address of `BENCH_BIND` (default `127.0.0.1:0`).
+    /// Sesame's pool settings (WAL, `busy_timeout` 10 s, at most 10 connections, no ping
+    /// before each acquire), and the address of `BENCH_BIND` (default `127.0.0.1:0`).
     pub async fn database_from_env()
     -> Result<(sqlx::SqlitePool, String), Box<dyn std::error::Error>> {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -152,6 +152,7 @@ pub mod compare {
         let pool = SqlitePoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
             .connect_with(opts)
             .await?;
         Ok((pool, bind))

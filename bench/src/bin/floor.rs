@@ -10,8 +10,8 @@
 //! no session decoding, no session-hash check, no middleware), which separates what the
 //! queries cost from what Sesame adds around them.
 //!
-//! The pool and runtime are Sesame's (WAL, `busy_timeout` 10 s, at most 10 connections; two
-//! worker threads). Environment: `BENCH_DATABASE_URL` (`sqlite://path` holding Django's
+//! The pool and runtime are Sesame's (WAL, `busy_timeout` 10 s, at most 10 connections, no ping
+//! before each acquire; two worker threads). Environment: `BENCH_DATABASE_URL` (`sqlite://path` holding Django's
 //! tables), `BENCH_BIND` (default `127.0.0.1:0`); the first line on standard output is
 //! `listening on http://ADDR/`.
 
