@@ -193,7 +193,8 @@ pub fn loads(text: &str) -> Result<Value, serde_json::Error> {
 /// The digits of an integer outside `i64`/`u64` (Python's arbitrary-size `int`), or `None`
 /// for any other number.
 pub fn big_int_digits(n: &serde_json::Number) -> Option<String> {
-    if n.is_i64() || n.is_u64() {
+    // Every float and 64-bit int leaves here, before any text is made.
+    if n.is_i64() || n.is_u64() || n.is_f64() {
         return None;
     }
     let text = n.to_string();

@@ -38,7 +38,7 @@ pub struct PasswordHashing {
     nice: i32,
     // Started on the first hash, so that building one (as every test and command does)
     // costs no threads; they end when the last clone is dropped.
-    queue: Arc<OnceLock<Mutex<Sender<Job>>>>,
+    queue: Arc<OnceLock<Sender<Job>>>,
 }
 
 impl PasswordHashing {
@@ -81,8 +81,9 @@ impl PasswordHashing {
         self.nice
     }
 
-    fn queue(&self) -> Result<Sender<Job>, HashError> {
-        let queue = self.queue.get_or_init(|| {
+    // `Sender` is `Sync`: every request sends through the one sender, no lock.
+    fn queue(&self) -> &Sender<Job> {
+        self.queue.get_or_init(|| {
             let (tx, rx) = std::sync::mpsc::channel::<Job>();
             let rx = Arc::new(Mutex::new(rx));
             for i in 0..self.threads {
@@ -93,12 +94,8 @@ impl PasswordHashing {
                     .name(format!("sesame-hash-{i}"))
                     .spawn(move || worker(&rx, nice));
             }
-            Mutex::new(tx)
-        });
-        queue
-            .lock()
-            .map(|tx| tx.clone())
-            .map_err(|_| HashError::Worker("the hashing queue is poisoned".into()))
+            tx
+        })
     }
 
     async fn run<T: Send + 'static>(
@@ -107,7 +104,7 @@ impl PasswordHashing {
     ) -> Result<T, HashError> {
         let (done, result) = tokio::sync::oneshot::channel();
         let hashers = self.hashers.clone();
-        self.queue()?
+        self.queue()
             .send(Box::new(move || {
                 // The request gave up while its hash waited (the client left): skip it, so
                 // abandoned logins do not leave a backlog of hashing behind them.
