@@ -124,12 +124,12 @@ pub mod compare {
         }
     }
 
-    /// A server's `main`: `run` on two worker threads, as `sesame serve` has on this machine.
+    /// A server's `main`: `run` on tokio's default of one worker per CPU the process may run
+    /// on, as `sesame serve` has.
     pub fn server_main(
         run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
     ) -> ExitCode {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
             .enable_all()
             .build();
         exit_code(runtime, run)

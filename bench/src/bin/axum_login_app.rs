@@ -8,7 +8,8 @@
 //! manager with a two-week inactivity expiry (Django's `SESSION_COOKIE_AGE`), saving only
 //! modified sessions (Django's `SESSION_SAVE_EVERY_REQUEST = False`). The SQLite pool is opened
 //! with Sesame's settings (WAL, `busy_timeout` 10 s, foreign keys, at most 10 connections) and
-//! the runtime has Sesame's two worker threads, so the two sides differ only in their code.
+//! the runtime has as many worker threads as Sesame (one per CPU it may run on), so the two
+//! sides differ only in their code.
 //!
 //! Environment: `BENCH_DATABASE_URL` (`sqlite://path`, which must already hold Django's
 //! tables, e.g. made by `sesame migrate`), `BENCH_BIND` (default `127.0.0.1:0`). The first

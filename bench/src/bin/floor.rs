@@ -4,14 +4,20 @@
 //! a small JSON object. No session decoding, no user, no permissions: what any server that
 //! looks a session up in SQLite cannot go below.
 //!
-//! For information it also serves `GET /api/whoami/two-reads`: the two queries Sesame's
+//! For information it also serves `GET /api/whoami/inline`: the same read through a plain
+//! `rusqlite` connection on the handler's own thread (one per worker thread), the way
+//! Sesame's SQLite store reads on the request path (`sesame-sql`'s `sqlite_reader`), which
+//! saves the two thread switches of every sqlx query. It shows what the floor would be if it
+//! read as Sesame does.
+//!
+//! And `GET /api/whoami/two-reads`: the two queries Sesame's
 //! `/api/whoami` runs on SQLite, with the same SQL (the session joined to its user, then the
 //! user's permissions), answered with the same JSON but with nothing else (no signature check,
 //! no session decoding, no session-hash check, no middleware), which separates what the
 //! queries cost from what Sesame adds around them.
 //!
 //! The pool and runtime are Sesame's (WAL, `busy_timeout` 10 s, at most 10 connections, no ping
-//! before each acquire; two worker threads). Environment: `BENCH_DATABASE_URL` (`sqlite://path` holding Django's
+//! before each acquire; one worker thread per CPU it may run on). Environment: `BENCH_DATABASE_URL` (`sqlite://path` holding Django's
 //! tables), `BENCH_BIND` (default `127.0.0.1:0`); the first line on standard output is
 //! `listening on http://ADDR/`.
 
@@ -53,6 +59,42 @@ async fn whoami(State(pool): State<SqlitePool>, headers: HeaderMap) -> Response 
             }
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
+        Ok(None) => Json(json!({"authenticated": false})).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+thread_local! {
+    /// This worker thread's connection for `/api/whoami/inline`, opened on first use.
+    static INLINE: std::cell::RefCell<Option<rusqlite::Connection>> = const { std::cell::RefCell::new(None) };
+}
+
+async fn whoami_inline(State(pool): State<SqlitePool>, headers: HeaderMap) -> Response {
+    let Some(key) = session_key(&headers) else {
+        return Json(json!({"authenticated": false})).into_response();
+    };
+    let path = pool.connect_options().get_filename().to_owned();
+    let read = INLINE.with(|cell| -> rusqlite::Result<Option<String>> {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = Some(rusqlite::Connection::open(&path)?);
+        }
+        let Some(conn) = cell.as_ref() else {
+            return Ok(None);
+        };
+        let mut statement = conn.prepare_cached(
+            "SELECT session_data FROM django_session WHERE session_key = ? AND expire_date > datetime('now')",
+        )?;
+        let mut rows = statement.query([key])?;
+        match rows.next()? {
+            Some(row) => Ok(Some(row.get(0)?)),
+            None => Ok(None),
+        }
+    });
+    match read {
+        Ok(Some(data)) => {
+            Json(json!({"authenticated": true, "session_bytes": data.len()})).into_response()
+        }
         Ok(None) => Json(json!({"authenticated": false})).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -116,6 +158,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (pool, bind) = sesame_bench::compare::database_from_env().await?;
     let app = Router::new()
         .route("/api/whoami", get(whoami))
+        .route("/api/whoami/inline", get(whoami_inline))
         .route("/api/whoami/two-reads", get(two_reads))
         .with_state(pool);
     sesame_bench::compare::serve(&bind, app).await

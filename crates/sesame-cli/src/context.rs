@@ -225,7 +225,8 @@ pub fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
     let hashers = Hashers::from_settings(settings).map_err(|e| CliError::usage(e.to_string()))?;
     Ok(
         PasswordHashing::new(hashers, settings.password_hashing_threads)
-            .with_nice(settings.password_hashing_nice),
+            .with_nice(settings.password_hashing_nice)
+            .with_idle_priority(settings.password_hashing_idle),
     )
 }
 

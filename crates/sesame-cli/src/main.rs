@@ -410,8 +410,9 @@ fn run(command: Command, settings: Settings) -> Result<(), CliError> {
 }
 
 fn block_on<F: std::future::Future<Output = Result<(), CliError>>>(f: F) -> Result<(), CliError> {
+    // One worker per CPU this process may run on (tokio's default, which follows the CPU
+    // affinity mask): more workers than CPUs only wake each other up.
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| CliError::runtime(format!("cannot start the runtime: {e}")))?

@@ -54,6 +54,10 @@ fn ensure_secret_key(settings: &mut Settings) -> Result<(), CliError> {
 }
 
 async fn log_requests(req: Request, next: Next) -> Response {
+    // Checked first, so that a quieter level (`SESAME_LOG=warn`) costs no copy of the path.
+    if !tracing::enabled!(target: "sesame::http", tracing::Level::INFO) {
+        return next.run(req).await;
+    }
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let start = Instant::now();
     let response = next.run(req).await;

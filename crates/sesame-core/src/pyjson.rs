@@ -172,6 +172,12 @@ pub fn write_float(out: &mut String, f: f64) {
 /// Django itself only ever writes ASCII, so for its output this is the same as UTF-8; for
 /// raw UTF-8 written by someone else it reproduces Django's (mojibake) reading.
 pub fn loads_latin1(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    // What Python writes is ASCII (`ensure_ascii`), where latin-1 and UTF-8 agree.
+    if bytes.is_ascii() {
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            return loads(text);
+        }
+    }
     let text: String = bytes.iter().map(|&b| char::from(b)).collect();
     loads(&text)
 }

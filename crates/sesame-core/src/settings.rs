@@ -112,6 +112,10 @@ pub struct Settings {
     /// The hashing threads' `nice` value, 0 (the process's priority) to 19 (Linux only):
     /// requests beside logins go first where the two compete for a core.
     pub password_hashing_nice: i32,
+    /// Whether the hashing threads use Linux's `SCHED_IDLE` policy, running only when a core
+    /// has nothing else to do (default `true`); without it they run at
+    /// `password_hashing_nice`.
+    pub password_hashing_idle: bool,
     /// What goes into `_auth_user_backend`.
     pub auth_backend_path: String,
     /// `LOGIN_URL`.
@@ -227,6 +231,7 @@ impl Default for Settings {
             password_reset_timeout: 259_200,
             password_hashing_threads: 0,
             password_hashing_nice: crate::auth::hashers::DEFAULT_HASHING_NICE,
+            password_hashing_idle: true,
             auth_backend_path: "django.contrib.auth.backends.ModelBackend".into(),
             login_url: "/accounts/login/".into(),
             login_redirect_url: "/accounts/profile/".into(),

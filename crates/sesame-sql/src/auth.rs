@@ -359,8 +359,14 @@ impl SqlAuthStore {
         let sql = self.joined_sql(with_permissions);
         let has_extra = self.has_extra;
         let now = Utc::now();
-        type Joined = (String, Option<User>, Option<String>);
-        let row: Option<Joined> = with_pool!(self.db, p => {
+        let inline = self.db.sqlite_reader().and_then(|reader| {
+            let now = crate::db::sqlite_datetime(now);
+            reader.read(|conn| read_joined_row(conn, sql, key, &now, has_extra, with_permissions))
+        });
+        let row: Option<Joined> = if let Some(row) = inline {
+            row
+        } else {
+            with_pool!(self.db, p => {
             let row = sqlx::query(sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?;
             row.map(|r| -> Result<Joined, sqlx::Error> {
                 let data: String = r.try_get("session_data")?;
@@ -375,7 +381,8 @@ impl SqlAuthStore {
             })
             .transpose()
             .map_err(SqlError::from)?
-        });
+            })
+        };
         let Some((encoded, user, perms)) = row else {
             return Ok(None);
         };
@@ -979,6 +986,65 @@ fn user_permission_ids(user: &str) -> String {
     )
 }
 
+/// A row of the joined statement: the encoded session, its user (if the index named one
+/// that exists) and the permissions' JSON (if asked for).
+type Joined = (String, Option<User>, Option<String>);
+
+/// The joined statement through the inline SQLite reader (`crate::sqlite_reader`), decoded as
+/// the sqlx path decodes it.
+fn read_joined_row(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    key: &str,
+    now: &str,
+    has_extra: bool,
+    with_permissions: bool,
+) -> rusqlite::Result<Option<Joined>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(rusqlite::params![key, now])?;
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
+    // By position, in the order of the statement (`session_data`, then `USER_COLUMNS`, then
+    // `extra` and `sesame_perms` when present): rusqlite looks names up column by column.
+    let data: String = r.get(0)?;
+    let user = match r.get::<_, Option<i64>>(1)? {
+        Some(id) => {
+            let extra: Option<String> = if has_extra { r.get(12)? } else { None };
+            let time = |column: usize| -> rusqlite::Result<Option<chrono::DateTime<Utc>>> {
+                Ok(r.get_ref(column)?
+                    .as_str_or_null()?
+                    .and_then(crate::db::parse_sqlite_datetime))
+            };
+            Some(User {
+                id: Id::Int(id),
+                password: r.get(2)?,
+                last_login: time(3)?,
+                is_superuser: r.get(4)?,
+                username: r.get(5)?,
+                first_name: r.get(6)?,
+                last_name: r.get(7)?,
+                email: r.get(8)?,
+                is_staff: r.get(9)?,
+                is_active: r.get(10)?,
+                date_joined: time(11)?.unwrap_or_default(),
+                extra: extra
+                    .and_then(|e| serde_json::from_str(&e).ok())
+                    .unwrap_or_default(),
+                backend: None,
+            })
+        }
+        None => None,
+    };
+    let perms = if with_permissions {
+        let at = if has_extra { 13 } else { 12 };
+        r.get::<_, Option<String>>(at).ok().flatten()
+    } else {
+        None
+    };
+    Ok(Some((data, user, perms)))
+}
+
 /// `app_label.codename` strings from the JSON pairs the joined statement aggregates; `None`
 /// for anything else.
 fn parse_permission_pairs(json: &str) -> Option<BTreeSet<String>> {
@@ -1022,5 +1088,127 @@ impl sesame_core::session::SessionUserStore for SqlSessionWithUser {
         self.auth
             .load_session_with_user_and_permissions(&self.sessions, key)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, PoolSettings, SqlSessionStore, migrate};
+    use sesame_core::auth::NewUser;
+    use sesame_core::session::{SessionCodec, SessionData, SessionRecord, SessionStore};
+
+    /// The inline SQLite reader answers exactly as the sqlx path does, and a reader that
+    /// fails leaves the answer to the pool.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_inline_reader_answers_as_the_pool_does() {
+        let path = std::env::temp_dir().join(format!(
+            "sesame-inline-{}-{}.sqlite3",
+            std::process::id(),
+            Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        ));
+        let db = Db::connect(
+            &format!("sqlite://{}", path.display()),
+            PoolSettings::default(),
+        )
+        .await
+        .unwrap();
+        migrate(&db).await.unwrap();
+        let sessions = SqlSessionStore::new(db.clone(), SessionCodec::new("k"));
+        let auth = SqlAuthStore::new(db.clone()).await.unwrap();
+        let alice = auth
+            .create_user(NewUser::new("alice", "a@example.com", "x"))
+            .await
+            .unwrap();
+        let perm = auth
+            .get_permission("auth", "change_user")
+            .await
+            .unwrap()
+            .unwrap();
+        auth.grant_user_permission(&alice.id, &perm.id)
+            .await
+            .unwrap();
+        auth.update_last_login(&alice.id, Utc::now()).await.unwrap();
+        let data: SessionData = serde_json::json!({"_auth_user_id": alice.id.to_string(), "n": 1})
+            .as_object()
+            .unwrap()
+            .clone();
+        let key = "inlinesession00000000000000001";
+        let record = SessionRecord {
+            data: &data,
+            expire_date: Utc::now() + chrono::TimeDelta::hours(1),
+        };
+        sessions.create(key, record).await.unwrap();
+
+        let with = |db: Db| SqlAuthStore {
+            db,
+            has_extra: auth.has_extra,
+            joined_sql: Arc::default(),
+        };
+        let answer = |store: SqlAuthStore, key: &'static str| {
+            let sessions = sessions.clone();
+            async move {
+                store
+                    .load_session_with_user_and_permissions(&sessions, key)
+                    .await
+                    .unwrap()
+                    .map(|p| (p.data, p.user, p.permissions))
+            }
+        };
+        let inline = answer(auth.clone(), key).await;
+        assert_eq!(db.sqlite_reader().map(|r| r.idle_connections()), Some(1));
+        let pooled = answer(with(db.clone().with_sqlite_reader_at(None)), key).await;
+        let broken = Some(std::path::Path::new("/nonexistent-dir/none.sqlite3"));
+        let fallback = answer(with(db.clone().with_sqlite_reader_at(broken)), key).await;
+        let (got_data, user, perms) = inline.clone().unwrap();
+        assert_eq!(got_data, data);
+        let user = user.unwrap();
+        assert_eq!(
+            Some(&user),
+            auth.get_user(&alice.id).await.unwrap().as_ref()
+        );
+        assert!(user.last_login.is_some());
+        assert_eq!(perms, Some(["auth.change_user".to_owned()].into()));
+        assert_eq!(inline, pooled);
+        assert_eq!(inline, fallback);
+
+        // Every read sees what was written since (no read transaction is left open).
+        auth.update_user(
+            &alice.id,
+            &[sesame_core::auth::UserField::FirstName("Alice".into())],
+        )
+        .await
+        .unwrap();
+        let again = answer(auth.clone(), key).await.unwrap().1.unwrap();
+        assert_eq!(again.first_name, "Alice");
+        sessions.delete(key).await.unwrap();
+        assert_eq!(answer(auth.clone(), key).await, None);
+
+        // No such session, and an expired one: nothing, both ways.
+        assert_eq!(
+            answer(auth.clone(), "nosuchsession00000000000000001").await,
+            None
+        );
+        let old = SessionRecord {
+            data: &data,
+            expire_date: Utc::now() - chrono::TimeDelta::hours(1),
+        };
+        sessions
+            .create("expiredsession0000000000000001", old)
+            .await
+            .unwrap();
+        assert_eq!(
+            answer(auth.clone(), "expiredsession0000000000000001").await,
+            None
+        );
+        let pool_only = with(db.clone().with_sqlite_reader_at(None));
+        assert_eq!(
+            answer(pool_only, "expiredsession0000000000000001").await,
+            None
+        );
+        db.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }

@@ -77,6 +77,8 @@ pub enum ConnectError {
 pub struct Db {
     pub(crate) pool: Pool,
     backend: Backend,
+    /// For a SQLite file: the inline reader of the request path (see `sqlite_reader`).
+    reader: Option<std::sync::Arc<crate::sqlite_reader::SqliteReader>>,
 }
 
 /// Pool settings.
@@ -101,6 +103,7 @@ impl Db {
     /// Connect to `sqlite://path` (created if missing), `postgres://...` or `mysql://...`.
     pub async fn connect(url: &str, settings: PoolSettings) -> Result<Self, ConnectError> {
         let invalid = |e: sqlx::Error| ConnectError::InvalidUrl(e.to_string());
+        let mut reader = None;
         let (pool, backend) = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(invalid)?
@@ -108,6 +111,12 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
+            // An in-memory database exists only inside sqlx's own connections.
+            if !url.contains(":memory:") && !url.contains("mode=memory") {
+                reader = Some(std::sync::Arc::new(
+                    crate::sqlite_reader::SqliteReader::new(opts.get_filename()),
+                ));
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(settings.max_connections)
                 .acquire_timeout(settings.acquire_timeout)
@@ -153,7 +162,23 @@ impl Db {
         } else {
             return Err(ConnectError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            reader,
+        })
+    }
+
+    /// The inline reader, for a SQLite file.
+    pub(crate) fn sqlite_reader(&self) -> Option<&crate::sqlite_reader::SqliteReader> {
+        self.reader.as_deref()
+    }
+
+    /// The same pool with the inline reader replaced (`None`: every read through sqlx).
+    #[cfg(test)]
+    pub(crate) fn with_sqlite_reader_at(mut self, path: Option<&std::path::Path>) -> Self {
+        self.reader = path.map(|p| std::sync::Arc::new(crate::sqlite_reader::SqliteReader::new(p)));
+        self
     }
 
     /// Which database this is.
@@ -249,11 +274,49 @@ impl From<sqlx::Error> for SqlError {
 
 /// Django's SQLite datetime text: `str(naive_utc)`, i.e. `YYYY-MM-DD HH:MM:SS[.ffffff]`.
 pub(crate) fn sqlite_datetime(dt: DateTime<Utc>) -> String {
-    if dt.timestamp_subsec_micros() == 0 {
-        dt.format("%Y-%m-%d %H:%M:%S").to_string()
+    use chrono::{Datelike, Timelike};
+    // Written out rather than through `format`, whose strftime parsing showed in the profile
+    // of every authenticated request (the expiry bound of the session read).
+    let (year, month, day) = (dt.year(), dt.month(), dt.day());
+    let (hour, minute, second) = (dt.hour(), dt.minute(), dt.second());
+    let micros = dt.timestamp_subsec_micros();
+    if micros == 0 {
+        format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
     } else {
-        dt.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+        format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}.{micros:06}")
     }
+}
+
+/// Exactly `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS.ffffff`, what Django and Sesame
+/// write, read without chrono's format parser (two per authenticated request, and it showed in
+/// the profile); anything else is left to it.
+fn parse_django_text(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if !(b.len() == 19 || b.len() == 26) {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b.get(from..to)?.iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let seps = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if seps.iter().any(|&(i, c)| b.get(i) != Some(&c)) {
+        return None;
+    }
+    let micros = if b.len() == 26 {
+        if b.get(19) != Some(&b'.') {
+            return None;
+        }
+        num(20, 26)?
+    } else {
+        0
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0, 4)?).ok()?, num(5, 7)?, num(8, 10)?)?;
+    let time =
+        chrono::NaiveTime::from_hms_micro_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, micros)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// Binding a datetime the way Django stores it on each backend (with `USE_TZ=True`):
@@ -299,13 +362,19 @@ impl GetTime for sqlx::sqlite::SqliteRow {
     fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         use sqlx::Row;
         let text: Option<String> = self.try_get(column)?;
-        Ok(text.and_then(|t| {
-            NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f")
-                .ok()
-                .map(|n| n.and_utc())
-                .or_else(|| sesame_core::session::parse_isoformat(&t))
-        }))
+        Ok(text.as_deref().and_then(parse_sqlite_datetime))
     }
+}
+
+/// A datetime as Django stores it in SQLite (`str(naive_utc)`), or ISO 8601 with an offset.
+pub(crate) fn parse_sqlite_datetime(text: &str) -> Option<DateTime<Utc>> {
+    if let Some(dt) = parse_django_text(text) {
+        return Some(dt);
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|n| n.and_utc())
+        .or_else(|| sesame_core::session::parse_isoformat(text))
 }
 
 impl GetTime for sqlx::postgres::PgRow {
@@ -320,5 +389,37 @@ impl GetTime for sqlx::mysql::MySqlRow {
         use sqlx::Row;
         let naive: Option<NaiveDateTime> = self.try_get(column)?;
         Ok(naive.map(|n| n.and_utc()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn sqlite_datetime_is_pythons_str() {
+        let dt = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        assert_eq!(sqlite_datetime(dt), "2026-01-02 03:04:05");
+        let dt = dt + chrono::Duration::microseconds(7);
+        assert_eq!(sqlite_datetime(dt), "2026-01-02 03:04:05.000007");
+        assert_eq!(parse_sqlite_datetime(&sqlite_datetime(dt)), Some(dt));
+        assert_eq!(parse_django_text("2026-01-02 03:04:05.000007"), Some(dt));
+        // Other shapes go to chrono: fewer fraction digits, an offset, nonsense.
+        assert_eq!(parse_django_text("2026-01-02 03:04:05.5"), None);
+        assert_eq!(
+            parse_sqlite_datetime("2026-01-02 03:04:05.5"),
+            Some(dt - chrono::Duration::microseconds(7) + chrono::Duration::milliseconds(500))
+        );
+        assert_eq!(
+            parse_sqlite_datetime("2026-01-02T04:04:05.000007+01:00"),
+            Some(dt)
+        );
+        assert_eq!(parse_django_text("2026-13-02 03:04:05"), None);
+        assert_eq!(parse_sqlite_datetime("2026-13-02 03:04:05"), None);
+        assert_eq!(parse_django_text("2026-01-02 03:04:0x"), None);
+        // Years before 1000 keep four digits, as Python writes them.
+        let late = Utc.with_ymd_and_hms(999, 12, 31, 23, 59, 59).unwrap();
+        assert_eq!(sqlite_datetime(late), "0999-12-31 23:59:59");
     }
 }

@@ -5,6 +5,14 @@
 //! `django_content_type` and the three many-to-many tables), so that a Django site and a
 //! Sesame service can share one database.
 //!
+//! Everything goes through sqlx, with one exception: on a SQLite file, the read that every
+//! authenticated request makes (the session, its user and their permissions, see
+//! [`SqlAuthStore::load_session_with_user_and_permissions`]) runs on the calling thread
+//! through a few plain `rusqlite` connections, because handing a query of a few microseconds
+//! to sqlx's per-connection worker thread and back cost more than the query itself. That read
+//! never waits for a lock: when SQLite is busy, or anything else goes wrong, it is answered
+//! through sqlx as before.
+//!
 //! ```no_run
 //! use sesame_sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore, migrate};
 //! use sesame_core::session::SessionCodec;
@@ -20,6 +28,7 @@ mod auth;
 mod db;
 mod schema;
 mod sessions;
+mod sqlite_reader;
 
 pub use auth::{EXTRA_TABLE, SqlAuthStore, SqlSessionWithUser};
 pub use db::{Backend, ConnectError, Db, PoolSettings};

@@ -671,16 +671,39 @@ async fn password_reset_complete(State(site): State<Site>, ctx: TemplateContext)
     )
 }
 
-async fn whoami(auth: AuthContext) -> Result<Json<serde_json::Value>, SesameError> {
-    Ok(Json(match auth.user().await? {
-        Some(u) => {
-            let perms: Vec<String> = auth.permissions().await?.all().iter().cloned().collect();
-            json!({"authenticated": true, "id": u.id.to_string(), "username": u.username, "is_staff": u.is_staff, "is_superuser": u.is_superuser, "permissions": perms})
-        }
-        None => {
-            json!({"authenticated": false, "id": null, "username": null, "is_staff": false, "is_superuser": false, "permissions": []})
-        }
-    }))
+/// The answer of `/api/whoami` (DESIGN.md), written straight from borrowed fields.
+#[derive(serde::Serialize)]
+struct WhoAmI<'a> {
+    authenticated: bool,
+    id: Option<String>,
+    username: Option<&'a str>,
+    is_staff: bool,
+    is_superuser: bool,
+    permissions: Vec<&'a str>,
+}
+
+async fn whoami(auth: AuthContext) -> Result<Response, SesameError> {
+    let Some(u) = auth.user().await? else {
+        return Ok(Json(WhoAmI {
+            authenticated: false,
+            id: None,
+            username: None,
+            is_staff: false,
+            is_superuser: false,
+            permissions: Vec::new(),
+        })
+        .into_response());
+    };
+    let perms = auth.permissions().await?;
+    Ok(Json(WhoAmI {
+        authenticated: true,
+        id: Some(u.id.to_string()),
+        username: Some(&u.username),
+        is_staff: u.is_staff,
+        is_superuser: u.is_superuser,
+        permissions: perms.all().iter().map(String::as_str).collect(),
+    })
+    .into_response())
 }
 
 async fn healthz(State(site): State<Site>) -> Response {

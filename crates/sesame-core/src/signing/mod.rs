@@ -27,11 +27,10 @@ pub use encoding::{b36_decode, b36_encode, b62_decode, b62_encode, b64_decode, b
 
 use crate::crypto::{Algorithm, constant_time_compare, salted_hmac};
 use crate::pyjson;
-use flate2::Compression;
-use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
+use flate2::{Compression, Decompress, FlushDecompress, Status};
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Decompressed payloads larger than this are refused. Django sets no limit (the signature is
@@ -222,21 +221,63 @@ pub fn decode_payload(text: &str) -> Result<Value, SigningError> {
     };
     let raw = b64_decode(b64).ok_or_else(|| SigningError::Payload("invalid base64".into()))?;
     let data = if compressed {
-        let mut out = Vec::new();
-        ZlibDecoder::new(raw.as_slice())
-            .take(MAX_DECOMPRESSED_BYTES + 1)
-            .read_to_end(&mut out)
-            .map_err(|e| SigningError::Payload(format!("invalid zlib data: {e}")))?;
-        if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
-            return Err(SigningError::Payload(
-                "decompressed payload too large".into(),
-            ));
-        }
-        out
+        zlib_decompress(&raw)?
     } else {
         raw
     };
     pyjson::loads_latin1(&data).map_err(|e| SigningError::Payload(format!("invalid JSON: {e}")))
+}
+
+/// `zlib.decompress(raw)`: the first zlib stream, anything after it ignored, as Python does;
+/// at most [`MAX_DECOMPRESSED_BYTES`].
+fn zlib_decompress(raw: &[u8]) -> Result<Vec<u8>, SigningError> {
+    thread_local! {
+        // zlib allocates about 40 KB of state and window for every new stream, more than the
+        // rest of decoding a session costs; one reset state per thread is reused instead.
+        static INFLATE: std::cell::RefCell<Decompress> = std::cell::RefCell::new(Decompress::new(true));
+    }
+    let invalid = |what: &str| SigningError::Payload(format!("invalid zlib data: {what}"));
+    let too_large = || SigningError::Payload("decompressed payload too large".into());
+    INFLATE.with(|cell| {
+        let mut fresh;
+        let mut borrowed = cell.try_borrow_mut();
+        let d: &mut Decompress = match borrowed.as_mut() {
+            Ok(d) => d,
+            Err(_) => {
+                fresh = Decompress::new(true);
+                &mut fresh
+            }
+        };
+        d.reset(true);
+        let mut out = Vec::with_capacity(raw.len().saturating_mul(4).clamp(256, 1 << 20));
+        loop {
+            if out.len() == out.capacity() {
+                if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+                    return Err(too_large());
+                }
+                out.reserve(out.capacity());
+            }
+            let (read, written) = (d.total_in(), d.total_out());
+            let input = usize::try_from(read)
+                .ok()
+                .and_then(|at| raw.get(at..))
+                .unwrap_or_default();
+            match d.decompress_vec(input, &mut out, FlushDecompress::Finish) {
+                Ok(Status::StreamEnd) => break,
+                Ok(_) => {
+                    let stalled = d.total_in() == read && d.total_out() == written;
+                    if stalled && out.len() < out.capacity() {
+                        return Err(invalid("truncated stream"));
+                    }
+                }
+                Err(e) => return Err(invalid(&e.to_string())),
+            }
+        }
+        if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
+            return Err(too_large());
+        }
+        Ok(out)
+    })
 }
 
 // Level 6 with the system zlib: the same bytes Python's `zlib.compress` writes.
@@ -377,6 +418,29 @@ pub fn loads<K: AsRef<[u8]>>(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn zlib_decompress_like_python() {
+        let text = "abc".repeat(50_000);
+        let packed = zlib_compress(text.as_bytes()).unwrap();
+        // Grows its buffer many times over (150,000 bytes from a few hundred), twice in a row
+        // on the same reused state.
+        for _ in 0..2 {
+            assert_eq!(zlib_decompress(&packed).unwrap(), text.as_bytes());
+        }
+        // Python's zlib.decompress ignores what follows the stream.
+        let mut trailing = packed.clone();
+        trailing.extend_from_slice(b"garbage");
+        assert_eq!(zlib_decompress(&trailing).unwrap(), text.as_bytes());
+        // Truncated and corrupt streams are errors, and the state is still usable after them.
+        assert!(zlib_decompress(&packed[..packed.len() / 2]).is_err());
+        assert!(zlib_decompress(b"not zlib at all").is_err());
+        assert!(zlib_decompress(b"").is_err());
+        assert_eq!(
+            zlib_decompress(&zlib_compress(b"{}").unwrap()).unwrap(),
+            b"{}"
+        );
+    }
 
     #[test]
     fn dumps_vector() {

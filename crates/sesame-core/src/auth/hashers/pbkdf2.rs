@@ -32,6 +32,46 @@ pub fn sha_extensions() -> bool {
     }
 }
 
+/// Iterations between two offers of the CPU to another thread: about 0.15 ms of SHA-256.
+const YIELD_EVERY: u32 = 1024;
+
+/// PBKDF2 (RFC 8018) with the MAC `M`, offering the CPU to any other runnable thread every
+/// [`YIELD_EVERY`] iterations.
+///
+/// Written out rather than calling `pbkdf2::pbkdf2_hmac` (which does the same steps: one
+/// keyed MAC cloned per iteration) only to make those pauses. A hash runs for about 150 ms;
+/// on Linux's EEVDF scheduler even a `SCHED_IDLE` hashing thread, once picked, keeps its core
+/// for a whole time slice while a request beside it waits (measured with `perf sched` under
+/// `bench/run-load.sh`: slices of 4.8 ms, which doubled the requests' 99th percentile). A
+/// `sched_yield` between short chunks gives the core back within a fraction of a millisecond,
+/// and costs nothing measurable when no one else wants it. The RFC's and Django's vectors,
+/// and a comparison with `ring` below, check that the bytes are the same.
+fn pbkdf2_yielding<M>(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8])
+where
+    M: hmac::Mac + hmac::digest::KeyInit + Clone,
+{
+    let prf = <M as hmac::digest::KeyInit>::new_from_slice(password)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+    let block_len = <M as hmac::digest::OutputSizeUser>::output_size();
+    for (i, block) in out.chunks_mut(block_len).enumerate() {
+        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let mut mac = prf.clone();
+        mac.update(salt);
+        mac.update(&index.to_be_bytes());
+        let mut u = mac.finalize().into_bytes();
+        block.copy_from_slice(u.get(..block.len()).unwrap_or_default());
+        for n in 1..iterations {
+            let mut mac = prf.clone();
+            mac.update(&u);
+            u = mac.finalize().into_bytes();
+            block.iter_mut().zip(u.iter()).for_each(|(b, x)| *b ^= *x);
+            if n % YIELD_EVERY == 0 {
+                std::thread::yield_now();
+            }
+        }
+    }
+}
+
 /// The refusal point for stored iteration counts: far above any Django default, low enough
 /// that a hostile hash cannot pin a CPU for minutes.
 const MAX_ITERATIONS: u32 = 100_000_000;
@@ -108,8 +148,12 @@ impl Pbkdf2Hasher {
         let iterations = NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN);
         let (pw, salt) = (password.as_bytes(), salt.as_bytes());
         match (sha_extensions(), self.dk_len) {
-            (true, 32) => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw, salt, iterations.get(), &mut out),
-            (true, _) => pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pw, salt, iterations.get(), &mut out),
+            (true, 32) => {
+                pbkdf2_yielding::<hmac::Hmac<sha2::Sha256>>(pw, salt, iterations.get(), &mut out)
+            }
+            (true, _) => {
+                pbkdf2_yielding::<hmac::Hmac<sha1::Sha1>>(pw, salt, iterations.get(), &mut out)
+            }
             (false, _) => ring::pbkdf2::derive(self.prf, iterations, salt, pw, &mut out),
         }
         out
@@ -189,6 +233,20 @@ mod tests {
             );
             pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw.as_bytes(), salt.as_bytes(), n, &mut b);
             assert_eq!(a, b);
+            let mut y = [0u8; 32];
+            pbkdf2_yielding::<hmac::Hmac<sha2::Sha256>>(pw.as_bytes(), salt.as_bytes(), n, &mut y);
+            assert_eq!(a, y);
+            // Longer than one block (two blocks of SHA-256), and past a yield point.
+            let mut long_a = [0u8; 40];
+            let mut long_y = [0u8; 40];
+            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pw.as_bytes(), salt.as_bytes(), 3000, &mut long_a);
+            pbkdf2_yielding::<hmac::Hmac<sha2::Sha256>>(
+                pw.as_bytes(),
+                salt.as_bytes(),
+                3000,
+                &mut long_y,
+            );
+            assert_eq!(long_a, long_y);
             let mut c = [0u8; 20];
             let mut d = [0u8; 20];
             ring::pbkdf2::derive(
@@ -200,6 +258,9 @@ mod tests {
             );
             pbkdf2::pbkdf2_hmac::<sha1::Sha1>(pw.as_bytes(), salt.as_bytes(), n, &mut d);
             assert_eq!(c, d);
+            let mut y = [0u8; 20];
+            pbkdf2_yielding::<hmac::Hmac<sha1::Sha1>>(pw.as_bytes(), salt.as_bytes(), n, &mut y);
+            assert_eq!(c, y);
         }
         assert_eq!(
             Pbkdf2Hasher::sha256(1)

@@ -16,10 +16,14 @@ type Job = Box<dyn FnOnce() + Send>;
 /// request. Hashes beyond `threads` wait in a queue (default: one thread per CPU, setting
 /// `password_hashing_threads`). The async workers only ever await.
 ///
-/// The threads run at a lower CPU priority (on Linux, `nice` +10 by default, setting
-/// `password_hashing_nice`; 0 keeps the process's): where logins and ordinary requests
-/// compete for a core, the scheduler lets the requests go first, so a stream of logins
-/// does not stall the requests beside them, and the hashes use the time the requests leave.
+/// The threads run at a lower CPU priority. On Linux they use the `SCHED_IDLE` policy by
+/// default (setting `password_hashing_idle`): the scheduler runs them only when the core has
+/// nothing else to do, so a stream of logins does not stall the requests beside them, and the
+/// hashes use the time the requests leave. Measured with `bench/run-load.sh`: at `nice` +10
+/// instead, a running hash still delayed the requests that shared its core by a scheduler
+/// slice, about 3 ms at the 99th percentile; under `SCHED_IDLE` it did not show. Without
+/// `SCHED_IDLE` (turned off, refused, or not on Linux) they run at `nice` +10 (setting
+/// `password_hashing_nice`; 0 keeps the process's).
 /// A pool of its own rather than tokio's blocking threads, so that lowering the priority
 /// never touches a thread that other blocking work shares.
 ///
@@ -36,6 +40,7 @@ pub struct PasswordHashing {
     hashers: Arc<Hashers>,
     threads: usize,
     nice: i32,
+    idle: bool,
     // Started on the first hash, so that building one (as every test and command does)
     // costs no threads; they end when the last clone is dropped.
     queue: Arc<OnceLock<Sender<Job>>>,
@@ -53,8 +58,22 @@ impl PasswordHashing {
             hashers: Arc::new(hashers),
             threads,
             nice: DEFAULT_HASHING_NICE,
+            idle: true,
             queue: Arc::default(),
         }
+    }
+
+    /// Whether the hashing threads use Linux's `SCHED_IDLE` policy (the default). Off, or
+    /// where it is refused, they run at [`Self::with_nice`]'s value instead.
+    pub fn with_idle_priority(mut self, idle: bool) -> Self {
+        self.idle = idle;
+        self.queue = Arc::default();
+        self
+    }
+
+    /// Whether the hashing threads ask for `SCHED_IDLE`.
+    pub fn idle_priority(&self) -> bool {
+        self.idle
     }
 
     /// How much lower than the process the hashing threads run: a `nice` increment from 0
@@ -88,11 +107,11 @@ impl PasswordHashing {
             let rx = Arc::new(Mutex::new(rx));
             for i in 0..self.threads {
                 let rx = rx.clone();
-                let nice = self.nice;
+                let (nice, idle) = (self.nice, self.idle);
                 // A thread that cannot start leaves the others; with none, jobs fail below.
                 let _ = std::thread::Builder::new()
                     .name(format!("sesame-hash-{i}"))
-                    .spawn(move || worker(&rx, nice));
+                    .spawn(move || worker(&rx, nice, idle));
             }
             tx
         })
@@ -140,8 +159,10 @@ impl PasswordHashing {
     }
 }
 
-fn worker(jobs: &Mutex<Receiver<Job>>, nice: i32) {
-    lower_priority(nice);
+fn worker(jobs: &Mutex<Receiver<Job>>, nice: i32, idle: bool) {
+    if !(idle && idle_priority()) {
+        lower_priority(nice);
+    }
     loop {
         // Hold the lock only to take a job, never while hashing.
         let job = match jobs.lock() {
@@ -152,6 +173,32 @@ fn worker(jobs: &Mutex<Receiver<Job>>, nice: i32) {
         // A panicking hasher must not take the thread with it.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }
+}
+
+/// `SCHED_IDLE` for this thread alone; `false` when the kernel refused it.
+#[cfg(target_os = "linux")]
+fn idle_priority() -> bool {
+    use thread_priority::unix::{
+        NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    match set_thread_priority_and_policy(
+        thread_native_id(),
+        thread_priority::ThreadPriority::Min,
+        policy,
+    ) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::debug!(error = ?e, "SCHED_IDLE refused for the hashing thread; using nice");
+            false
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn idle_priority() -> bool {
+    false
 }
 
 /// `setpriority` on this thread alone: on Linux a thread is a task with its own nice value.
@@ -190,10 +237,28 @@ mod tests {
             rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
         };
         let base = nice_of_this_thread(pool(1).hashers());
-        let lowered = pool(1).run(nice_of_this_thread).await.unwrap();
+        let niced = || pool(1).with_idle_priority(false);
+        let lowered = niced().run(nice_of_this_thread).await.unwrap();
         assert_eq!(lowered, (base + DEFAULT_HASHING_NICE).min(19));
-        let kept = pool(1).with_nice(0).run(nice_of_this_thread).await.unwrap();
+        let kept = niced().with_nice(0).run(nice_of_this_thread).await.unwrap();
         assert_eq!(kept, base);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_use_sched_idle_by_default() {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+        };
+        let policy = |_: &Hashers| thread_schedule_policy().unwrap();
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        assert_eq!(pool(1).run(policy).await.unwrap(), idle);
+        assert_ne!(
+            pool(1).with_idle_priority(false).run(policy).await.unwrap(),
+            idle
+        );
+        // The caller's own thread is left as it was.
+        assert_ne!(thread_schedule_policy().unwrap(), idle);
     }
 
     #[tokio::test]
