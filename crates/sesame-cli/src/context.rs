@@ -129,7 +129,11 @@ pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliE
     if url.starts_with("mongodb:") || url.starts_with("mongodb+srv:") {
         return open_mongo(settings, need_schema).await;
     }
-    let db = Db::connect(url, PoolSettings::default())
+    let pool = PoolSettings {
+        sqlite_inline_reads: settings.sqlite_inline_reads,
+        ..PoolSettings::default()
+    };
+    let db = Db::connect(url, pool)
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
     if need_schema {

@@ -168,6 +168,10 @@ pub struct Settings {
     /// Seconds a database or cache operation may take before it fails with a typed error
     /// (MongoDB and Redis).
     pub database_timeout: f64,
+    /// SQLite only: the read of every authenticated request (session, user, permissions) runs
+    /// on the request's own thread rather than through the pool's worker threads, which is
+    /// faster (default `true`); turn it off for a database on a slow or network disk.
+    pub sqlite_inline_reads: bool,
     /// The address `sesame serve` listens on.
     pub bind: String,
 
@@ -255,6 +259,7 @@ impl Default for Settings {
             cache_version: 1,
             mongodb_user_id: crate::auth::IdKind::ObjectId,
             database_timeout: 5.0,
+            sqlite_inline_reads: true,
             bind: "127.0.0.1:8000".into(),
             email_backend: "console".into(),
             email_file_path: "sesame-outbox".into(),

@@ -1206,6 +1206,16 @@ mod tests {
             answer(pool_only, "expiredsession0000000000000001").await,
             None
         );
+        // Turned off, every read goes through sqlx.
+        let off = PoolSettings {
+            sqlite_inline_reads: false,
+            ..PoolSettings::default()
+        };
+        let plain = Db::connect(&format!("sqlite://{}", path.display()), off)
+            .await
+            .unwrap();
+        assert!(plain.sqlite_reader().is_none());
+        plain.close().await;
         db.close().await;
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

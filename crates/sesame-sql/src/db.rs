@@ -88,6 +88,10 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long to wait for a connection before reporting the store unavailable.
     pub acquire_timeout: Duration,
+    /// SQLite files only: run the read of every authenticated request on the calling thread
+    /// (see the crate documentation; default `true`). Turn it off where a read may have to
+    /// wait for a slow disk, which would then hold up the async worker it runs on.
+    pub sqlite_inline_reads: bool,
 }
 
 impl Default for PoolSettings {
@@ -95,6 +99,7 @@ impl Default for PoolSettings {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            sqlite_inline_reads: true,
         }
     }
 }
@@ -112,7 +117,11 @@ impl Db {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             // An in-memory database exists only inside sqlx's own connections.
-            if !url.contains(":memory:") && !url.contains("mode=memory") {
+            // An in-memory database exists only inside sqlx's own connections; a custom VFS or
+            // `immutable` would be opened differently by the reader than by sqlx.
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let special = url.contains("vfs=") || url.contains("immutable=");
+            if settings.sqlite_inline_reads && !in_memory && !special {
                 reader = Some(std::sync::Arc::new(
                     crate::sqlite_reader::SqliteReader::new(opts.get_filename()),
                 ));
@@ -218,6 +227,9 @@ impl Db {
 
     /// Close the pool.
     pub async fn close(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
         with_pool!(self, p => p.close().await)
     }
 }

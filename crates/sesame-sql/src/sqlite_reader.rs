@@ -17,6 +17,7 @@
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Idle connections kept at most. Reads never await while they hold a connection, so no more
 /// than one per thread that calls at the same moment is ever out.
@@ -26,6 +27,7 @@ const MAX_IDLE: usize = 8;
 pub(crate) struct SqliteReader {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for SqliteReader {
@@ -42,7 +44,18 @@ impl SqliteReader {
         Self {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Close the idle connections; every later read answers `None`, so that the caller gets
+    /// the closed pool's error as before.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// Connections kept for the next read.
@@ -71,6 +84,9 @@ impl SqliteReader {
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Option<T> {
+        if self.closed.load(Ordering::SeqCst) {
+            return None;
+        }
         let taken = self
             .idle
             .lock()
@@ -172,6 +188,20 @@ mod tests {
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         drop(writer);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_closed_reader_reads_nothing() {
+        let path = temp_db("closed");
+        let reader = SqliteReader::new(&path);
+        let read = |r: &SqliteReader| {
+            r.read(|c| c.query_row("SELECT v FROM t", [], |r| r.get::<_, i64>(0)))
+        };
+        assert_eq!(read(&reader), Some(1));
+        reader.close();
+        assert_eq!(reader.idle_connections(), 0);
+        assert_eq!(read(&reader), None);
         let _ = std::fs::remove_file(&path);
     }
 

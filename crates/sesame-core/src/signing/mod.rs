@@ -255,7 +255,9 @@ fn zlib_decompress(raw: &[u8]) -> Result<Vec<u8>, SigningError> {
                 if out.len() as u64 > MAX_DECOMPRESSED_BYTES {
                     return Err(too_large());
                 }
-                out.reserve(out.capacity());
+                // Never more than one byte past the limit, so that it is caught below.
+                let room = (MAX_DECOMPRESSED_BYTES as usize + 1).saturating_sub(out.len());
+                out.reserve_exact(out.capacity().min(room).max(1));
             }
             let (read, written) = (d.total_in(), d.total_out());
             let input = usize::try_from(read)

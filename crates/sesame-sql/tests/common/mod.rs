@@ -71,6 +71,7 @@ pub async fn fresh(kind: Kind) -> Option<TestDb> {
     let settings = PoolSettings {
         max_connections: 2,
         acquire_timeout: std::time::Duration::from_secs(3),
+        ..PoolSettings::default()
     };
     let admin_db = match Db::connect(&admin, settings).await {
         Ok(db) => db,

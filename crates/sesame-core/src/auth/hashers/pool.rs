@@ -189,6 +189,11 @@ fn idle_priority() -> bool {
         policy,
     ) {
         Ok(()) => true,
+        // The policy can be set and the nice value after it refused (a niced process without
+        // the right to reset it): the thread is under SCHED_IDLE all the same.
+        Err(_) if thread_priority::unix::thread_schedule_policy().is_ok_and(|p| p == policy) => {
+            true
+        }
         Err(e) => {
             tracing::debug!(error = ?e, "SCHED_IDLE refused for the hashing thread; using nice");
             false
