@@ -363,25 +363,12 @@ impl SqlAuthStore {
             let now = crate::db::sqlite_datetime(now);
             reader.read(|conn| read_joined_row(conn, sql, key, &now, has_extra, with_permissions))
         });
-        let row: Option<Joined> = if let Some(row) = inline {
-            row
-        } else {
-            with_pool!(self.db, p => {
-            let row = sqlx::query(sql).bind(key).bind_time(now).fetch_optional(p).await.map_err(SqlError::from)?;
-            row.map(|r| -> Result<Joined, sqlx::Error> {
-                let data: String = r.try_get("session_data")?;
-                let user = match r.try_get::<Option<i32>, _>("id")? {
-                    Some(_) => Some(user_from_row!(&r, has_extra)),
-                    None => None,
-                };
-                // A column that cannot be read as text is "not fetched": the permissions load
-                // the usual way rather than failing the request.
-                let perms = if with_permissions { r.try_get::<Option<String>, _>("sesame_perms").ok().flatten() } else { None };
-                Ok((data, user, perms))
-            })
-            .transpose()
-            .map_err(SqlError::from)?
-            })
+        let row = match inline {
+            Some(row) => row,
+            None => {
+                self.read_joined_pooled(sql, key, now, with_permissions)
+                    .await?
+            }
         };
         let Some((encoded, user, perms)) = row else {
             return Ok(None);
@@ -408,6 +395,34 @@ impl SqlAuthStore {
             user,
             permissions,
         }))
+    }
+
+    /// The joined statement through sqlx: what every backend but a SQLite file's inline
+    /// reader uses, and the reader's fallback.
+    async fn read_joined_pooled(
+        &self,
+        sql: &str,
+        key: &str,
+        now: chrono::DateTime<Utc>,
+        with_permissions: bool,
+    ) -> Result<Option<Joined>, SqlError> {
+        let has_extra = self.has_extra;
+        with_pool!(self.db, p => {
+            let row = sqlx::query(sql).bind(key).bind_time(now).fetch_optional(p).await?;
+            row.map(|r| -> Result<Joined, sqlx::Error> {
+                let data: String = r.try_get("session_data")?;
+                let user = match r.try_get::<Option<i32>, _>("id")? {
+                    Some(_) => Some(user_from_row!(&r, has_extra)),
+                    None => None,
+                };
+                // A column that cannot be read as text is "not fetched": the permissions load
+                // the usual way rather than failing the request.
+                let perms = if with_permissions { r.try_get::<Option<String>, _>("sesame_perms").ok().flatten() } else { None };
+                Ok((data, user, perms))
+            })
+            .transpose()
+            .map_err(SqlError::from)
+        })
     }
 
     /// The joined statement, made once per store and kind (it runs on every authenticated

@@ -380,13 +380,8 @@ impl GetTime for sqlx::sqlite::SqliteRow {
 
 /// A datetime as Django stores it in SQLite (`str(naive_utc)`), or ISO 8601 with an offset.
 pub(crate) fn parse_sqlite_datetime(text: &str) -> Option<DateTime<Utc>> {
-    if let Some(dt) = parse_django_text(text) {
-        return Some(dt);
-    }
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
-        .ok()
-        .map(|n| n.and_utc())
-        .or_else(|| sesame_core::session::parse_isoformat(text))
+    // `parse_isoformat` also reads the naive `str()` form, with any number of fraction digits.
+    parse_django_text(text).or_else(|| sesame_core::session::parse_isoformat(text))
 }
 
 impl GetTime for sqlx::postgres::PgRow {
