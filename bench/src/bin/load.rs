@@ -4,7 +4,10 @@
 //! In one invocation, on a fresh SQLite file with Django's schema (made by `sesame migrate`,
 //! plus filler users and sessions), three servers run side by side:
 //!
-//! 1. **Sesame**: the real `sesame serve`, logged in over HTTP with CSRF like a browser;
+//! 1. **Sesame**: the real `sesame serve`, logged in over HTTP with CSRF like a browser (and,
+//!    for information, a second one with `sqlite_unchanged_reads = false`, which runs the
+//!    whole session-and-user statement on every request instead of answering from the last
+//!    identical read of an unchanged database);
 //! 2. **axum-login**: `axum_login_app` (axum 0.8 + tower-sessions 0.14 + axum-login 0.18,
 //!    sessions in the same SQLite file through tower-sessions-sqlx-store);
 //! 3. **floor**: `floor`, a bare axum handler doing one indexed read of `django_session`
@@ -65,6 +68,9 @@ use std::time::{Duration, Instant};
 type Error = Box<dyn std::error::Error + Send + Sync>;
 type Res<T> = Result<T, Error>;
 
+/// The label of Sesame with `sqlite_unchanged_reads = false`.
+const SESAME_EVERY_READ: &str =
+    "Sesame, every read run (`sqlite_unchanged_reads = false`, for information)";
 const SECRET_KEY: &str = "sesame-load-test-secret-key-not-for-production-use-0123456789";
 const USER: &str = "bench";
 const LOGIN_USER: &str = "loginuser";
@@ -992,6 +998,12 @@ async fn main_async(o: Options) -> Res<()> {
     // Phase 1: the servers side by side, each loaded in turn, round after round.
     let sesame = start(&o, "sesame", sesame_serve())?;
     let sesame_cookie = sesame_login(&sesame.addr, USER).await?;
+    // The same server with every read run in full: what a database that changes between most
+    // requests costs (each commit clears the remembered reads).
+    let mut every_read = sesame_serve();
+    every_read.env("SESAME_SQLITE_UNCHANGED_READS", "false");
+    let sesame_every = start(&o, "sesame-every-read", every_read)?;
+    let sesame_every_cookie = sesame_login(&sesame_every.addr, USER).await?;
     let al = start(&o, "axum-login", bench_server(&o.axum_login))?;
     let al_cookie = axum_login_login(&al.addr).await?;
     // The floor reads the row of Sesame's session (live in django_session).
@@ -1002,6 +1014,12 @@ async fn main_async(o: Options) -> Res<()> {
             server: &sesame,
             path: "/api/whoami",
             cookie: &sesame_cookie,
+        },
+        Target {
+            label: SESAME_EVERY_READ,
+            server: &sesame_every,
+            path: "/api/whoami",
+            cookie: &sesame_every_cookie,
         },
         Target {
             label: "axum + tower-sessions + axum-login",
@@ -1039,9 +1057,10 @@ async fn main_async(o: Options) -> Res<()> {
             merge_into(total, run)?;
         }
     }
-    drop((sesame, al, fl));
+    drop((sesame, sesame_every, al, fl));
     let mut totals = totals.into_iter();
-    let (s1, a1, f1, t1, i1) = (
+    let (s1, e1, a1, f1, t1, i1) = (
+        take(totals.next().flatten())?,
         take(totals.next().flatten())?,
         take(totals.next().flatten())?,
         take(totals.next().flatten())?,
@@ -1124,6 +1143,7 @@ async fn main_async(o: Options) -> Res<()> {
         "{}",
         table(&[
             ("Sesame".to_owned(), &s1),
+            (SESAME_EVERY_READ.to_owned(), &e1),
             ("axum + tower-sessions + axum-login".to_owned(), &a1),
             ("floor: bare axum, one indexed read".to_owned(), &f1),
             (
@@ -1139,6 +1159,8 @@ async fn main_async(o: Options) -> Res<()> {
     let rps_vs_al = s1.rps() / a1.rps();
     let p99_vs_al = s1.ms(0.99) / a1.ms(0.99);
     let floor_vs_s = f1.rps() / s1.rps();
+    let floor_vs_e = f1.rps() / e1.rps();
+    let e_vs_al = e1.rps() / a1.rps();
     let p99_vs_floor = s1.ms(0.99) / f1.ms(0.99);
     let two_vs_s = t1.rps() / s1.rps();
     let inline_vs_s = i1.rps() / s1.rps();
@@ -1154,6 +1176,8 @@ async fn main_async(o: Options) -> Res<()> {
          | Sesame p99 ÷ axum-login p99 | {p99_vs_al:.2} | ≤ 0.5 | {} |\n\
          | floor req/s ÷ Sesame req/s | {floor_vs_s:.2} | ≤ 1.15 | {} |\n\
          | Sesame p99 ÷ floor p99 | {p99_vs_floor:.2} | (for information) | |\n\
+         | floor req/s ÷ Sesame (every read run) req/s | {floor_vs_e:.2} | (for information) | |\n\
+         | Sesame (every read run) req/s ÷ axum-login req/s | {e_vs_al:.2} | (for information) | |\n\
          | two-query bare axum req/s ÷ Sesame req/s | {two_vs_s:.2} | (for information) | |\n\
          | floor read on the handler's thread req/s ÷ Sesame req/s | {inline_vs_s:.2} | (for information) | |\n\
          | Sesame VmRSS max ÷ 50 MB | {:.2} ({}) | < 1 | {} |",

@@ -131,6 +131,7 @@ pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliE
     }
     let pool = PoolSettings {
         sqlite_inline_reads: settings.sqlite_inline_reads,
+        sqlite_unchanged_reads: settings.sqlite_unchanged_reads,
         ..PoolSettings::default()
     };
     let db = Db::connect(url, pool)

@@ -100,6 +100,10 @@ pub struct Settings {
     pub session_key_salt: String,
     /// Largest encoded session accepted by a store, in bytes (0 = no limit).
     pub session_max_size: usize,
+    /// Bytes of decoded sessions kept by their exact `session_data` text, so that a
+    /// client's unchanged session is not verified and inflated again on every request
+    /// (0 = off). The store is still read on every request.
+    pub session_decode_cache_bytes: usize,
 
     /// `PASSWORD_HASHERS`, by algorithm name or Django dotted path; the first is preferred.
     pub password_hashers: Vec<String>,
@@ -172,6 +176,10 @@ pub struct Settings {
     /// on the request's own thread rather than through the pool's worker threads, which is
     /// faster (default `true`); turn it off for a database on a slow or network disk.
     pub sqlite_inline_reads: bool,
+    /// SQLite with inline reads: a request's read is answered from the last identical one
+    /// while SQLite's `data_version` says that nothing was committed since, by any connection
+    /// or process, and the session has not expired (default `true`).
+    pub sqlite_unchanged_reads: bool,
     /// The address `sesame serve` listens on.
     pub bind: String,
 
@@ -222,6 +230,7 @@ impl Default for Settings {
             session_expire_at_browser_close: false,
             session_key_salt: crate::session::DEFAULT_KEY_SALT.into(),
             session_max_size: 0,
+            session_decode_cache_bytes: crate::session::DEFAULT_DECODE_CACHE_BYTES,
             password_hashers: [
                 "pbkdf2_sha256",
                 "pbkdf2_sha1",
@@ -260,6 +269,7 @@ impl Default for Settings {
             mongodb_user_id: crate::auth::IdKind::ObjectId,
             database_timeout: 5.0,
             sqlite_inline_reads: true,
+            sqlite_unchanged_reads: true,
             bind: "127.0.0.1:8000".into(),
             email_backend: "console".into(),
             email_file_path: "sesame-outbox".into(),

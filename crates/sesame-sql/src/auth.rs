@@ -49,6 +49,15 @@ pub struct SqlAuthStore {
     has_extra: bool,
     // The session-user join without and with permissions, built on first use.
     joined_sql: Arc<[OnceLock<String>; 2]>,
+    // Which store's reads the inline reader remembers (`SqliteReader::read_unchanged`): the
+    // statement depends on `has_extra`, so two stores over one database must not share them.
+    read_scope: u64,
+}
+
+/// A fresh `SqlAuthStore::read_scope`.
+fn next_read_scope() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(2, std::sync::atomic::Ordering::Relaxed)
 }
 
 fn int_id(id: &Id) -> Result<i64, AuthStoreError> {
@@ -107,6 +116,7 @@ impl SqlAuthStore {
             db,
             has_extra,
             joined_sql: Arc::default(),
+            read_scope: next_read_scope(),
         })
     }
 
@@ -359,9 +369,12 @@ impl SqlAuthStore {
         let sql = self.joined_sql(with_permissions);
         let has_extra = self.has_extra;
         let now = Utc::now();
+        let scope = self.read_scope + u64::from(with_permissions);
         let inline = self.db.sqlite_reader().and_then(|reader| {
-            let now = crate::db::sqlite_datetime(now);
-            reader.read(|conn| read_joined_row(conn, sql, key, &now, has_extra, with_permissions))
+            reader.read_unchanged(scope, key, now, |conn| {
+                let now = crate::db::sqlite_datetime(now);
+                read_joined_row(conn, sql, key, &now, has_extra, with_permissions)
+            })
         });
         let row = match inline {
             Some(row) => row,
@@ -380,11 +393,7 @@ impl SqlAuthStore {
             .map(str::to_owned);
         let (user, permissions) = match (claimed, user) {
             (None, _) => (None, None),
-            (Some(id), Some(u)) if u.id.to_string() == id => {
-                // Unreadable JSON is "not fetched", so the permissions load the usual way.
-                let perms = perms.and_then(|json| parse_permission_pairs(&json));
-                (Some(u), perms)
-            }
+            (Some(id), Some(u)) if u.id.to_string() == id => (Some(u), perms),
             (Some(id), _) => match Id::parse(&id, IdKind::Int) {
                 Ok(id) => (self.get_user(&id).await.map_err(auth_to_store)?, None),
                 Err(_) => (None, None),
@@ -417,7 +426,12 @@ impl SqlAuthStore {
                 };
                 // A column that cannot be read as text is "not fetched": the permissions load
                 // the usual way rather than failing the request.
-                let perms = if with_permissions { r.try_get::<Option<String>, _>("sesame_perms").ok().flatten() } else { None };
+                let perms = if with_permissions {
+                    let text = |name: &str| r.try_get::<Option<String>, _>(name).ok().flatten();
+                    permissions_from_columns(text("sesame_perms"), text("sesame_group_perms"))
+                } else {
+                    None
+                };
                 Ok((data, user, perms))
             })
             .transpose()
@@ -443,37 +457,60 @@ impl SqlAuthStore {
                 ("", String::new())
             };
             let perms_col = if with_permissions {
-                // `[[app_label, codename], ...]`: pairs rather than joined strings, because
-                // the three dialects spell string concatenation differently.
-                let (agg, pair, wrap): (&str, &str, fn(String) -> String) = match self.db.backend()
+                // Two JSON arrays of `app_label.codename`, each from an index on the user's
+                // own links: the direct permissions (every permission for a superuser) and
+                // the groups' ones. One `p.id IN (... UNION ALL ...)` instead costs SQLite a
+                // temporary table on every request.
+                let (agg, label, wrap): (&str, &str, fn(String) -> String) = match self.db.backend()
                 {
-                    Backend::Sqlite => ("json_group_array", "json_array", |q| q),
-                    Backend::Postgres => ("json_agg", "json_build_array", |q| {
+                    Backend::Sqlite => (
+                        "json_group_array",
+                        "ct.app_label || '.' || p.codename",
+                        |q| format!("COALESCE(({q}), '[]')"),
+                    ),
+                    Backend::Postgres => ("json_agg", "ct.app_label || '.' || p.codename", |q| {
                         format!("COALESCE(({q})::text, '[]')")
                     }),
                     // MySQL 8 answers JSON (binary collation), which sqlx will not read
                     // as text; MariaDB answers text either way.
-                    Backend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", |q| {
-                        format!("CAST(COALESCE(({q}), '[]') AS CHAR)")
-                    }),
+                    Backend::MySql => (
+                        "JSON_ARRAYAGG",
+                        "CONCAT(ct.app_label, '.', p.codename)",
+                        |q| format!("CAST(COALESCE(({q}), '[]') AS CHAR)"),
+                    ),
                 };
-                // A superuser has every permission; anyone else's are looked up from their
-                // own links (an `OR` of both would scan every permission for everyone).
-                let select = format!(
-                    "SELECT {agg}({pair}(ct.app_label, p.codename)) FROM auth_permission p \
-                     JOIN django_content_type ct ON p.content_type_id = ct.id"
+                let named = "JOIN auth_permission p ON p.id = {link}.permission_id \
+                     JOIN django_content_type ct ON ct.id = p.content_type_id";
+                let every = format!(
+                    "SELECT {agg}({label}) FROM auth_permission p \
+                     JOIN django_content_type ct ON ct.id = p.content_type_id"
                 );
-                let query = format!(
-                    "CASE WHEN u.is_superuser THEN ({select}) \
-                     ELSE ({select} WHERE p.id IN ({})) END",
-                    user_permission_ids("u.id")
+                let direct = format!(
+                    "SELECT {agg}({label}) FROM auth_user_user_permissions up {} \
+                     WHERE up.user_id = u.id",
+                    named.replace("{link}", "up")
                 );
-                format!(", ({}) AS sesame_perms", wrap(query))
+                let groups = format!(
+                    "SELECT {agg}({label}) FROM auth_user_groups ug \
+                     JOIN auth_group_permissions gp ON gp.group_id = ug.group_id {} \
+                     WHERE ug.user_id = u.id",
+                    named.replace("{link}", "gp")
+                );
+                format!(
+                    ", ({}) AS sesame_perms, ({}) AS sesame_group_perms",
+                    wrap(format!(
+                        "CASE WHEN u.is_superuser THEN ({every}) ELSE ({direct}) END"
+                    )),
+                    wrap(format!(
+                        "CASE WHEN u.is_superuser THEN NULL ELSE ({groups}) END"
+                    )),
+                )
             } else {
                 String::new()
             };
             self.db.sql(&format!(
-                "SELECT s.session_data, {USER_COLUMNS}{extra_col}{perms_col} FROM django_session s \
+                "SELECT s.session_data, {USER_COLUMNS}{extra_col}{perms_col}, s.expire_date \
+                 FROM django_session s \
                  LEFT JOIN {} su ON su.session_key = s.session_key \
                  LEFT JOIN auth_user u ON u.id = su.user_id{extra_join} \
                  WHERE s.session_key = ? AND s.expire_date > ?",
@@ -1002,11 +1039,11 @@ fn user_permission_ids(user: &str) -> String {
 }
 
 /// A row of the joined statement: the encoded session, its user (if the index named one
-/// that exists) and the permissions' JSON (if asked for).
-type Joined = (String, Option<User>, Option<String>);
+/// that exists) and the user's permissions (if asked for and readable).
+type Joined = (String, Option<User>, Option<BTreeSet<String>>);
 
 /// The joined statement through the inline SQLite reader (`crate::sqlite_reader`), decoded as
-/// the sqlx path decodes it.
+/// the sqlx path decodes it, with the session's expiry (until when the row holds).
 fn read_joined_row(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -1014,23 +1051,25 @@ fn read_joined_row(
     now: &str,
     has_extra: bool,
     with_permissions: bool,
-) -> rusqlite::Result<Option<Joined>> {
+) -> rusqlite::Result<Option<(Joined, Option<chrono::DateTime<Utc>>)>> {
     let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query(rusqlite::params![key, now])?;
     let Some(r) = rows.next()? else {
         return Ok(None);
     };
+    let time = |column: usize| -> rusqlite::Result<Option<chrono::DateTime<Utc>>> {
+        Ok(r.get_ref(column)?
+            .as_str_or_null()?
+            .and_then(crate::db::parse_sqlite_datetime))
+    };
     // By position, in the order of the statement (`session_data`, then `USER_COLUMNS`, then
-    // `extra` and `sesame_perms` when present): rusqlite looks names up column by column.
+    // `extra`, the two permission columns when present, and `expire_date`): rusqlite looks
+    // names up column by column.
+    let after_user = 12 + usize::from(has_extra);
     let data: String = r.get(0)?;
     let user = match r.get::<_, Option<i64>>(1)? {
         Some(id) => {
             let extra: Option<String> = if has_extra { r.get(12)? } else { None };
-            let time = |column: usize| -> rusqlite::Result<Option<chrono::DateTime<Utc>>> {
-                Ok(r.get_ref(column)?
-                    .as_str_or_null()?
-                    .and_then(crate::db::parse_sqlite_datetime))
-            };
             Some(User {
                 id: Id::Int(id),
                 password: r.get(2)?,
@@ -1051,20 +1090,34 @@ fn read_joined_row(
         }
         None => None,
     };
-    let perms = if with_permissions {
-        let at = if has_extra { 13 } else { 12 };
-        r.get::<_, Option<String>>(at).ok().flatten()
+    let (perms, expires_at) = if with_permissions {
+        let text = |at: usize| r.get::<_, Option<String>>(at).ok().flatten();
+        (
+            permissions_from_columns(text(after_user), text(after_user + 1)),
+            after_user + 2,
+        )
     } else {
-        None
+        (None, after_user)
     };
-    Ok(Some((data, user, perms)))
+    // An expiry that does not read only means that the row is not remembered.
+    let until = time(expires_at)
+        .ok()
+        .flatten()
+        .or(Some(chrono::DateTime::<Utc>::MIN_UTC));
+    Ok(Some(((data, user, perms), until)))
 }
 
-/// `app_label.codename` strings from the JSON pairs the joined statement aggregates; `None`
-/// for anything else.
-fn parse_permission_pairs(json: &str) -> Option<BTreeSet<String>> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(json).ok()?;
-    Some(pairs.into_iter().map(|(a, c)| format!("{a}.{c}")).collect())
+/// The permissions of the joined statement's two columns (JSON arrays of
+/// `app_label.codename`); `None` ("not fetched", loaded the usual way) when either is missing
+/// or is not such an array.
+fn permissions_from_columns(
+    direct: Option<String>,
+    groups: Option<String>,
+) -> Option<BTreeSet<String>> {
+    let mut all: BTreeSet<String> = serde_json::from_str(&direct?).ok()?;
+    let groups: Vec<String> = serde_json::from_str(&groups?).ok()?;
+    all.extend(groups);
+    Some(all)
 }
 
 /// The `db` session engine and the auth tables together, loading a session and its user in
@@ -1159,6 +1212,7 @@ mod tests {
             db,
             has_extra: auth.has_extra,
             joined_sql: Arc::default(),
+            read_scope: next_read_scope(),
         };
         let answer = |store: SqlAuthStore, key: &'static str| {
             let sessions = sessions.clone();
@@ -1172,9 +1226,9 @@ mod tests {
         };
         let inline = answer(auth.clone(), key).await;
         assert_eq!(db.sqlite_reader().map(|r| r.idle_connections()), Some(1));
-        let pooled = answer(with(db.clone().with_sqlite_reader_at(None)), key).await;
+        let pooled = answer(with(db.clone().with_sqlite_reader_at(None, false)), key).await;
         let broken = Some(std::path::Path::new("/nonexistent-dir/none.sqlite3"));
-        let fallback = answer(with(db.clone().with_sqlite_reader_at(broken)), key).await;
+        let fallback = answer(with(db.clone().with_sqlite_reader_at(broken, true)), key).await;
         let (got_data, user, perms) = inline.clone().unwrap();
         assert_eq!(got_data, data);
         let user = user.unwrap();
@@ -1196,8 +1250,78 @@ mod tests {
         .unwrap();
         let again = answer(auth.clone(), key).await.unwrap().1.unwrap();
         assert_eq!(again.first_name, "Alice");
+        // A group's permission, granted after the last read, is seen.
+        let editors = auth.create_group("editors").await.unwrap();
+        let view = auth
+            .get_permission("auth", "view_user")
+            .await
+            .unwrap()
+            .unwrap();
+        auth.grant_group_permission(&editors.id, &view.id)
+            .await
+            .unwrap();
+        auth.add_user_to_group(&alice.id, &editors.id)
+            .await
+            .unwrap();
+        let both: BTreeSet<String> = ["auth.change_user", "auth.view_user"]
+            .map(String::from)
+            .into();
+        assert_eq!(
+            answer(auth.clone(), key).await.unwrap().2,
+            Some(both.clone())
+        );
+        assert_eq!(
+            answer(with(db.clone().with_sqlite_reader_at(None, false)), key)
+                .await
+                .unwrap()
+                .2,
+            Some(both)
+        );
+        // So is a change made outside this process's pool (as Django would make it).
+        let outside = rusqlite::Connection::open(&path).unwrap();
+        outside
+            .execute(
+                "UPDATE auth_user SET first_name = 'Outside' WHERE username = 'alice'",
+                [],
+            )
+            .unwrap();
+        let seen = answer(auth.clone(), key).await.unwrap().1.unwrap();
+        assert_eq!(seen.first_name, "Outside");
+        // The same answers with the reader that does not remember.
+        let forgetful = answer(
+            with(db.clone().with_sqlite_reader_at(Some(&path), false)),
+            key,
+        )
+        .await;
+        assert_eq!(forgetful, answer(auth.clone(), key).await);
         sessions.delete(key).await.unwrap();
         assert_eq!(answer(auth.clone(), key).await, None);
+
+        // A remembered session stops at its expiry, with no change to the database.
+        let brief = SessionRecord {
+            data: &data,
+            expire_date: Utc::now() + chrono::TimeDelta::milliseconds(1500),
+        };
+        sessions
+            .create("briefsession000000000000000001", brief)
+            .await
+            .unwrap();
+        assert!(
+            answer(auth.clone(), "briefsession000000000000000001")
+                .await
+                .is_some()
+        );
+        assert!(
+            answer(auth.clone(), "briefsession000000000000000001")
+                .await
+                .is_some()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+        assert_eq!(
+            answer(auth.clone(), "briefsession000000000000000001").await,
+            None
+        );
+        drop(outside);
 
         // No such session, and an expired one: nothing, both ways.
         assert_eq!(
@@ -1216,7 +1340,7 @@ mod tests {
             answer(auth.clone(), "expiredsession0000000000000001").await,
             None
         );
-        let pool_only = with(db.clone().with_sqlite_reader_at(None));
+        let pool_only = with(db.clone().with_sqlite_reader_at(None, false));
         assert_eq!(
             answer(pool_only, "expiredsession0000000000000001").await,
             None

@@ -92,6 +92,10 @@ pub struct PoolSettings {
     /// (see the crate documentation; default `true`). Turn it off where a read may have to
     /// wait for a slow disk, which would then hold up the async worker it runs on.
     pub sqlite_inline_reads: bool,
+    /// With inline reads: answer the read of a request from the last identical one while
+    /// SQLite's `data_version` says nothing was committed since and the session has not
+    /// expired (default `true`). Every commit by any connection or process clears them.
+    pub sqlite_unchanged_reads: bool,
 }
 
 impl Default for PoolSettings {
@@ -100,6 +104,7 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             sqlite_inline_reads: true,
+            sqlite_unchanged_reads: true,
         }
     }
 }
@@ -116,14 +121,16 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            // An in-memory database exists only inside sqlx's own connections.
             // An in-memory database exists only inside sqlx's own connections; a custom VFS or
             // `immutable` would be opened differently by the reader than by sqlx.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let special = url.contains("vfs=") || url.contains("immutable=");
             if settings.sqlite_inline_reads && !in_memory && !special {
                 reader = Some(std::sync::Arc::new(
-                    crate::sqlite_reader::SqliteReader::new(opts.get_filename()),
+                    crate::sqlite_reader::SqliteReader::new(
+                        opts.get_filename(),
+                        settings.sqlite_unchanged_reads,
+                    ),
                 ));
             }
             let pool = SqlitePoolOptions::new()
@@ -183,10 +190,16 @@ impl Db {
         self.reader.as_deref()
     }
 
-    /// The same pool with the inline reader replaced (`None`: every read through sqlx).
+    /// The same pool with the inline reader replaced (`None`: every read through sqlx), and
+    /// whether it remembers reads of an unchanged database.
     #[cfg(test)]
-    pub(crate) fn with_sqlite_reader_at(mut self, path: Option<&std::path::Path>) -> Self {
-        self.reader = path.map(|p| std::sync::Arc::new(crate::sqlite_reader::SqliteReader::new(p)));
+    pub(crate) fn with_sqlite_reader_at(
+        mut self,
+        path: Option<&std::path::Path>,
+        remember: bool,
+    ) -> Self {
+        self.reader =
+            path.map(|p| std::sync::Arc::new(crate::sqlite_reader::SqliteReader::new(p, remember)));
         self
     }
 

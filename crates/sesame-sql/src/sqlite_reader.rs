@@ -13,8 +13,21 @@
 //! during a WAL reset, a missing table, an I/O error) is answered with `None`, so that the
 //! caller takes the sqlx path, which waits, retries and reports typed errors as everything
 //! else does. The connections are `query_only`, so this path cannot write.
+//!
+//! ## Reads of an unchanged database
+//!
+//! [`SqliteReader::read_unchanged`] answers a read from the same connection's last answer to
+//! the same read while SQLite says that nothing has been committed since: `PRAGMA
+//! data_version` changes whenever another connection (sqlx's, Django's, another process's)
+//! commits, and reading it opens a read transaction, as any query does, so it is never
+//! behind the file. Every change to the database clears the connection's answers. It is a
+//! memo of the last read, never a copy that could go stale: the pragma costs about a fifth of
+//! the joined session-and-user statement (`bench/README.md`).
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags};
+use std::any::Any;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,28 +36,50 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// than one per thread that calls at the same moment is ever out.
 const MAX_IDLE: usize = 8;
 
+/// Answers kept per connection and scope by [`SqliteReader::read_unchanged`]; when full they are all
+/// dropped (the next change of the database would drop them anyway).
+const MAX_REMEMBERED: usize = 512;
+
+/// One kept answer: the value, and the moment after which it no longer holds even if the
+/// database is unchanged (a session's expiry), if there is one.
+struct Remembered {
+    value: Box<dyn Any + Send>,
+    until: Option<DateTime<Utc>>,
+}
+
+/// A connection with the answers it gave while the database had `data_version` `version`.
+struct ReaderConnection {
+    conn: Connection,
+    version: Option<i64>,
+    remembered: HashMap<u64, HashMap<String, Remembered>>,
+}
+
 /// A few `rusqlite` connections to one SQLite file, used one at a time without waiting.
 pub(crate) struct SqliteReader {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<ReaderConnection>>,
     closed: AtomicBool,
+    remember: bool,
 }
 
 impl std::fmt::Debug for SqliteReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteReader")
             .field("path", &self.path)
+            .field("remember", &self.remember)
             .finish_non_exhaustive()
     }
 }
 
 impl SqliteReader {
-    /// A reader of the database file at `path`.
-    pub(crate) fn new(path: &Path) -> Self {
+    /// A reader of the database file at `path`; `remember` turns on
+    /// [`read_unchanged`](Self::read_unchanged)'s answers.
+    pub(crate) fn new(path: &Path, remember: bool) -> Self {
         Self {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
+            remember,
         }
     }
 
@@ -67,7 +102,7 @@ impl SqliteReader {
             .len()
     }
 
-    fn open(&self) -> rusqlite::Result<Connection> {
+    fn open(&self) -> rusqlite::Result<ReaderConnection> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -75,7 +110,11 @@ impl SqliteReader {
         conn.busy_timeout(std::time::Duration::ZERO)?;
         conn.pragma_update(None, "query_only", true)?;
         conn.set_prepared_statement_cache_capacity(16);
-        Ok(conn)
+        Ok(ReaderConnection {
+            conn,
+            version: None,
+            remembered: HashMap::new(),
+        })
     }
 
     /// Run `read` on an idle connection (opening one when none is idle); `None` when anything
@@ -83,6 +122,63 @@ impl SqliteReader {
     pub(crate) fn read<T>(
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        self.with_connection(|c| read(&c.conn))
+    }
+
+    /// Like [`read`](Self::read) for a read that finds at most one thing, named by `scope`
+    /// (which read it is) and `key` (its argument): while the database has not changed and
+    /// the `until` that `read` gave is after `now`, the connection's last answer is returned
+    /// instead of running `read` again. Nothing found (`Ok(None)`) is not remembered.
+    pub(crate) fn read_unchanged<T: Clone + Send + 'static>(
+        &self,
+        scope: u64,
+        key: &str,
+        now: DateTime<Utc>,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<Option<(T, Option<DateTime<Utc>>)>>,
+    ) -> Option<Option<T>> {
+        if !self.remember {
+            return self.read(|c| Ok(read(c)?.map(|(value, _)| value)));
+        }
+        self.with_connection(|c| {
+            let version: i64 = c
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?;
+            if c.version != Some(version) {
+                c.remembered.clear();
+                c.version = Some(version);
+            }
+            let answers = c.remembered.entry(scope).or_default();
+            if let Some(kept) = answers.get(key) {
+                let current = kept.until.is_none_or(|until| until > now);
+                match kept.value.downcast_ref::<T>() {
+                    Some(value) if current => return Ok(Some(value.clone())),
+                    _ => {
+                        answers.remove(key);
+                    }
+                }
+            }
+            let Some((value, until)) = read(&c.conn)? else {
+                return Ok(None);
+            };
+            if answers.len() >= MAX_REMEMBERED {
+                answers.clear();
+            }
+            answers.insert(
+                key.to_owned(),
+                Remembered {
+                    value: Box::new(value.clone()),
+                    until,
+                },
+            );
+            Ok(Some(value))
+        })
+    }
+
+    fn with_connection<T>(
+        &self,
+        read: impl FnOnce(&mut ReaderConnection) -> rusqlite::Result<T>,
     ) -> Option<T> {
         if self.closed.load(Ordering::SeqCst) {
             return None;
@@ -92,7 +188,7 @@ impl SqliteReader {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .pop();
-        let conn = match taken {
+        let mut conn = match taken {
             Some(conn) => conn,
             None => match self.open() {
                 Ok(conn) => conn,
@@ -102,7 +198,7 @@ impl SqliteReader {
                 }
             },
         };
-        let result = read(&conn);
+        let result = read(&mut conn);
         match result {
             Ok(value) => {
                 let mut idle = self
@@ -149,7 +245,7 @@ mod tests {
     #[test]
     fn reads_and_reuses_a_connection() {
         let path = temp_db("reuse");
-        let reader = SqliteReader::new(&path);
+        let reader = SqliteReader::new(&path, true);
         for _ in 0..3 {
             let v = reader
                 .read(|c| c.query_row("SELECT v FROM t WHERE k = 'a'", [], |r| r.get::<_, i64>(0)));
@@ -162,7 +258,7 @@ mod tests {
     #[test]
     fn cannot_write() {
         let path = temp_db("readonly");
-        let reader = SqliteReader::new(&path);
+        let reader = SqliteReader::new(&path, true);
         assert_eq!(reader.read(|c| c.execute("DELETE FROM t", [])), None);
         let conn = Connection::open(&path).expect("reopen");
         let n: i64 = conn
@@ -180,7 +276,7 @@ mod tests {
         writer
             .execute_batch("PRAGMA journal_mode = DELETE; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; UPDATE t SET v = 2;")
             .expect("lock the database");
-        let reader = SqliteReader::new(&path);
+        let reader = SqliteReader::new(&path, true);
         let started = std::time::Instant::now();
         assert_eq!(
             reader.read(|c| c.query_row("SELECT v FROM t", [], |r| r.get::<_, i64>(0))),
@@ -194,7 +290,7 @@ mod tests {
     #[test]
     fn a_closed_reader_reads_nothing() {
         let path = temp_db("closed");
-        let reader = SqliteReader::new(&path);
+        let reader = SqliteReader::new(&path, true);
         let read = |r: &SqliteReader| {
             r.read(|c| c.query_row("SELECT v FROM t", [], |r| r.get::<_, i64>(0)))
         };
@@ -206,8 +302,60 @@ mod tests {
     }
 
     #[test]
+    fn remembers_reads_until_the_database_changes_or_they_expire() {
+        let path = temp_db("remember");
+        let runs = std::cell::Cell::new(0);
+        let far = Some(Utc::now() + chrono::TimeDelta::hours(1));
+        let read = |reader: &SqliteReader, scope: u64, key: &str, until| {
+            reader.read_unchanged(scope, key, Utc::now(), |c| {
+                runs.set(runs.get() + 1);
+                let v: i64 = c
+                    .query_row("SELECT v FROM t WHERE k = ?", [key], |r| r.get(0))
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(-1),
+                        e => Err(e),
+                    })?;
+                Ok((v >= 0).then_some((v, until)))
+            })
+        };
+        let reader = SqliteReader::new(&path, true);
+        assert_eq!(read(&reader, 0, "a", far), Some(Some(1)));
+        assert_eq!(read(&reader, 0, "a", far), Some(Some(1)));
+        assert_eq!(runs.get(), 1, "the second read is the first one's answer");
+        // Another scope or key is another read; nothing found is not remembered.
+        assert_eq!(read(&reader, 2, "a", far), Some(Some(1)));
+        assert_eq!(read(&reader, 0, "b", far), Some(None));
+        assert_eq!(read(&reader, 0, "b", far), Some(None));
+        assert_eq!(runs.get(), 4);
+        // A commit by another connection is seen at once.
+        let writer = Connection::open(&path).expect("writer");
+        writer
+            .execute("UPDATE t SET v = 5 WHERE k = 'a'", [])
+            .expect("update");
+        assert_eq!(read(&reader, 0, "a", far), Some(Some(5)));
+        assert_eq!(read(&reader, 0, "a", far), Some(Some(5)));
+        assert_eq!(runs.get(), 5);
+        writer
+            .execute("INSERT INTO t VALUES ('b', 7)", [])
+            .expect("insert");
+        assert_eq!(read(&reader, 0, "b", far), Some(Some(7)));
+        // An answer past its `until` is read again, even with no change.
+        let past = Some(Utc::now() - chrono::TimeDelta::seconds(1));
+        assert_eq!(read(&reader, 4, "a", past), Some(Some(5)));
+        assert_eq!(read(&reader, 4, "a", past), Some(Some(5)));
+        assert_eq!(runs.get(), 8);
+        // Turned off, every read runs.
+        let forgetful = SqliteReader::new(&path, false);
+        assert_eq!(read(&forgetful, 0, "a", far), Some(Some(5)));
+        assert_eq!(read(&forgetful, 0, "a", far), Some(Some(5)));
+        assert_eq!(runs.get(), 10);
+        drop(writer);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn a_missing_file_is_none() {
-        let reader = SqliteReader::new(Path::new("/nonexistent-dir/sesame.sqlite3"));
+        let reader = SqliteReader::new(Path::new("/nonexistent-dir/sesame.sqlite3"), true);
         assert_eq!(
             reader.read(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))),
             None

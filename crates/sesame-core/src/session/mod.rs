@@ -20,6 +20,7 @@
 //! ```
 
 mod codec;
+mod decode_cache;
 mod expiry;
 mod key;
 mod memory;
@@ -27,6 +28,7 @@ mod signed_cookies;
 mod store;
 
 pub use codec::{DEFAULT_KEY_SALT, SUSPICIOUS_SESSION_TARGET, SessionCodec};
+pub use decode_cache::DEFAULT_DECODE_CACHE_BYTES;
 pub use expiry::{
     EXPIRY_KEY, Expiry, get_expire_at_browser_close, get_expiry_age, get_expiry_date, isoformat,
     parse_isoformat, stored_value as stored_expiry_value,

@@ -215,6 +215,11 @@ pub fn encode_payload(obj: &Value, compress: bool) -> String {
 
 /// Undo [`encode_payload`].
 pub fn decode_payload(text: &str) -> Result<Value, SigningError> {
+    decode_payload_sized(text).map(|(value, _)| value)
+}
+
+/// [`decode_payload`], with the length of the JSON it read.
+pub(crate) fn decode_payload_sized(text: &str) -> Result<(Value, usize), SigningError> {
     let (compressed, b64) = match text.strip_prefix('.') {
         Some(rest) => (true, rest),
         None => (false, text),
@@ -225,7 +230,9 @@ pub fn decode_payload(text: &str) -> Result<Value, SigningError> {
     } else {
         raw
     };
-    pyjson::loads_latin1(&data).map_err(|e| SigningError::Payload(format!("invalid JSON: {e}")))
+    let value = pyjson::loads_latin1(&data)
+        .map_err(|e| SigningError::Payload(format!("invalid JSON: {e}")))?;
+    Ok((value, data.len()))
 }
 
 /// `zlib.decompress(raw)`: the first zlib stream, anything after it ignored, as Python does;
