@@ -1,7 +1,9 @@
 //! [`Sesame`] (the shared configuration) and [`SesameLayer`], the tower layer that gives each
 //! request a lazy session and applies Django's response rules on the way out.
 
-use crate::cookies::{CookieAttributes, MAX_COOKIE_HEADER, delete_cookie, get_cookie, set_cookie};
+use crate::cookies::{
+    CookieAttributes, MAX_COOKIE_HEADER, delete_cookie, parse_cookie, set_cookie,
+};
 use crate::csrf::CsrfState;
 use crate::error::SesameError;
 use axum::body::Body;
@@ -271,13 +273,21 @@ where
             } else {
                 cookie_header
             };
-            let raw_key = get_cookie(&cookie_header, &settings.session_cookie_name);
+            // Parsed once for the three cookies read here (each name appears once in it).
+            let cookies = parse_cookie(&cookie_header);
+            let cookie = |name: &str| {
+                cookies
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let raw_key = cookie(&settings.session_cookie_name);
             let session = Session::new(
                 sesame.inner.store.clone(),
                 sesame.inner.session_config,
                 raw_key.as_deref(),
             );
-            let csrf_cookie = get_cookie(&cookie_header, &settings.csrf_cookie_name);
+            let csrf_cookie = cookie(&settings.csrf_cookie_name);
             let client_ip = req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -292,7 +302,7 @@ where
                 ))),
                 messages: Default::default(),
                 client_ip,
-                raw_messages_cookie: get_cookie(&cookie_header, sesame_core::messages::COOKIE_NAME),
+                raw_messages_cookie: cookie(sesame_core::messages::COOKIE_NAME),
             };
             req.extensions_mut().insert(state.clone());
 

@@ -92,6 +92,73 @@ pub fn salted_hmac_hex(
     hex::encode(salted_hmac(key_salt, value, secret, algorithm))
 }
 
+/// `salted_hmac(key_salt, value, secret, algorithm="sha256")` with the key derived once, for
+/// a MAC taken on every request under the same salt and secret (the session auth hash).
+///
+/// ```
+/// use sesame_core::crypto::{Algorithm, SaltedHmacSha256, salted_hmac_hex};
+/// let key = SaltedHmacSha256::new("salt", "secret");
+/// let expected = salted_hmac_hex("salt", "value", "secret", Algorithm::Sha256);
+/// assert_eq!(key.hex("value"), expected);
+/// assert!(key.matches_hex("value", &expected));
+/// assert!(!key.matches_hex("other", &expected));
+/// ```
+#[derive(Clone)]
+pub struct SaltedHmacSha256 {
+    keyed: hmac::Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for SaltedHmacSha256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keyed state is derived from the secret: never printed.
+        f.debug_struct("SaltedHmacSha256").finish_non_exhaustive()
+    }
+}
+
+impl SaltedHmacSha256 {
+    /// Derive the key as Django does: `sha256(key_salt + secret)`.
+    pub fn new(key_salt: impl AsRef<[u8]>, secret: impl AsRef<[u8]>) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(key_salt.as_ref());
+        hasher.update(secret.as_ref());
+        let derived = hasher.finalize();
+        Self {
+            keyed: <hmac::Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(&derived)
+                .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length")),
+        }
+    }
+
+    /// The MAC of `value`.
+    pub fn mac(&self, value: impl AsRef<[u8]>) -> [u8; 32] {
+        let mut m = self.keyed.clone();
+        m.update(value.as_ref());
+        m.finalize().into_bytes().into()
+    }
+
+    /// The MAC of `value` in lower-case hex (`hexdigest()`).
+    pub fn hex(&self, value: impl AsRef<[u8]>) -> String {
+        let mut out = [0u8; 64];
+        hex_into(&self.mac(value), &mut out);
+        out.iter().map(|&b| char::from(b)).collect()
+    }
+
+    /// Whether `expected` is the hex MAC of `value`, compared in constant time.
+    pub fn matches_hex(&self, value: impl AsRef<[u8]>, expected: &str) -> bool {
+        let mut out = [0u8; 64];
+        hex_into(&self.mac(value), &mut out);
+        constant_time_compare(out, expected)
+    }
+}
+
+/// Lower-case hex of `bytes` into `out` (twice as long), without a `String` per digit.
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0x0f)];
+    }
+}
+
 /// Compare two byte strings in time that depends only on their lengths
 /// (`secrets.compare_digest`).
 pub fn constant_time_compare(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
@@ -119,6 +186,29 @@ pub fn get_random_string(length: usize, allowed_chars: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn salted_hmac_sha256_with_the_key_derived_once() {
+        // Django 5.2: salted_hmac(salt, value, secret, algorithm="sha256").hexdigest()
+        let key = SaltedHmacSha256::new(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            "django_tests_secret_key",
+        );
+        for value in ["", "pbkdf2_sha256$1000000$salt$hash", &"x".repeat(300)] {
+            let slow = salted_hmac_hex(
+                "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+                value,
+                "django_tests_secret_key",
+                Algorithm::Sha256,
+            );
+            assert_eq!(key.hex(value), slow);
+            assert!(key.matches_hex(value, &slow));
+            assert!(!key.matches_hex(value, &slow.to_uppercase()));
+            assert!(!key.matches_hex(value, &slow[..63]));
+            assert!(!key.matches_hex(value, ""));
+        }
+        assert!(format!("{key:?}").contains("SaltedHmacSha256"));
+    }
     use super::*;
 
     #[test]

@@ -102,7 +102,7 @@ pub struct Settings {
     pub session_max_size: usize,
     /// Bytes of decoded sessions kept by their exact `session_data` text, so that a
     /// client's unchanged session is not verified and inflated again on every request
-    /// (0 = off). The store is still read on every request.
+    /// (0 = off; the budget is approximate). The store is still asked on every request.
     pub session_decode_cache_bytes: usize,
 
     /// `PASSWORD_HASHERS`, by algorithm name or Django dotted path; the first is preferred.

@@ -475,7 +475,10 @@ impl SqlAuthStore {
                     // as text; MariaDB answers text either way.
                     Backend::MySql => (
                         "JSON_ARRAYAGG",
-                        "CONCAT(ct.app_label, '.', p.codename)",
+                        // Both sides in one character set, so that tables of different
+                        // collations cannot make CONCAT fail.
+                        "CONCAT(CONVERT(ct.app_label USING utf8mb4), '.', \
+                         CONVERT(p.codename USING utf8mb4))",
                         |q| format!("CAST(COALESCE(({q}), '[]') AS CHAR)"),
                     ),
                 };
@@ -1038,6 +1041,10 @@ fn user_permission_ids(user: &str) -> String {
     )
 }
 
+/// Sessions larger than this are read again on every request rather than remembered by the
+/// inline reader (which keeps a bounded number of rows per connection, not bytes).
+const MAX_REMEMBERED_SESSION_BYTES: usize = 4096;
+
 /// A row of the joined statement: the encoded session, its user (if the index named one
 /// that exists) and the user's permissions (if asked for and readable).
 type Joined = (String, Option<User>, Option<BTreeSet<String>>);
@@ -1099,10 +1106,14 @@ fn read_joined_row(
     } else {
         (None, after_user)
     };
-    // An expiry that does not read only means that the row is not remembered.
-    let until = time(expires_at)
+    // Remembered only until the expiry, and only when it is in the one shape whose text
+    // order (the statement's `expire_date > ?`) is its time order; nor are large sessions.
+    let until = r
+        .get_ref(expires_at)
         .ok()
-        .flatten()
+        .and_then(|v| v.as_str().ok())
+        .and_then(crate::db::parse_django_text)
+        .filter(|_| data.len() <= MAX_REMEMBERED_SESSION_BYTES)
         .or(Some(chrono::DateTime::<Utc>::MIN_UTC));
     Ok(Some(((data, user, perms), until)))
 }

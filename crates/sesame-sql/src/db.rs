@@ -315,7 +315,7 @@ pub(crate) fn sqlite_datetime(dt: DateTime<Utc>) -> String {
 /// Exactly `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS.ffffff`, what Django and Sesame
 /// write, read without chrono's format parser (two per authenticated request, and it showed in
 /// the profile); anything else is left to it.
-fn parse_django_text(text: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse_django_text(text: &str) -> Option<DateTime<Utc>> {
     let b = text.as_bytes();
     if !(b.len() == 19 || b.len() == 26) {
         return None;

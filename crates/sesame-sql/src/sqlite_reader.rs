@@ -38,7 +38,7 @@ const MAX_IDLE: usize = 8;
 
 /// Answers kept per connection and scope by [`SqliteReader::read_unchanged`]; when full they are all
 /// dropped (the next change of the database would drop them anyway).
-const MAX_REMEMBERED: usize = 512;
+const MAX_REMEMBERED: usize = 256;
 
 /// One kept answer: the value, and the moment after which it no longer holds even if the
 /// database is unchanged (a session's expiry), if there is one.

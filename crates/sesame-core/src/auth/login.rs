@@ -3,7 +3,7 @@
 
 use super::User;
 use super::backend::{AuthError, AuthenticationBackend, ModelBackend, UserPermissions};
-use crate::crypto::constant_time_compare;
+use crate::crypto::{SaltedHmacSha256, constant_time_compare};
 use crate::session::Session;
 use chrono::Utc;
 use serde_json::Value;
@@ -23,8 +23,10 @@ pub const MODEL_BACKEND_PATH: &str = "django.contrib.auth.backends.ModelBackend"
 #[derive(Clone)]
 pub struct Auth {
     backends: Vec<Arc<dyn AuthenticationBackend>>,
-    secret_key: String,
     fallback_keys: Vec<String>,
+    // The session auth hash under the secret key, its key derived once (it is checked on
+    // every authenticated request).
+    session_hash: SaltedHmacSha256,
 }
 
 impl std::fmt::Debug for Auth {
@@ -56,8 +58,8 @@ impl Auth {
         fallback_keys: Vec<String>,
     ) -> Self {
         Self {
+            session_hash: SaltedHmacSha256::new(super::user::SESSION_AUTH_HASH_SALT, &secret_key),
             backends,
-            secret_key,
             fallback_keys,
         }
     }
@@ -115,7 +117,7 @@ impl Auth {
     /// cycle the key so that anonymous data survives under a new key; then store the three
     /// keys and update `last_login`. Rotating the CSRF token is the web layer's part.
     pub async fn login(&self, session: &mut Session, user: &mut User) -> Result<(), AuthError> {
-        let hash = user.get_session_auth_hash(&self.secret_key);
+        let hash = self.session_hash.hex(&user.password);
         let current_id = session.get(SESSION_KEY).await?;
         let same_user = match current_id {
             None => None,
@@ -211,8 +213,7 @@ impl Auth {
         user.backend = Some(backend.path().to_owned());
         let stored = session.get(HASH_SESSION_KEY).await?;
         let stored = stored.as_ref().and_then(Value::as_str).unwrap_or_default();
-        let current = user.get_session_auth_hash(&self.secret_key);
-        if !stored.is_empty() && constant_time_compare(stored, &current) {
+        if !stored.is_empty() && self.session_hash.matches_hex(&user.password, stored) {
             return Ok(Some(user));
         }
         let by_fallback = !stored.is_empty()
@@ -221,6 +222,7 @@ impl Auth {
             });
         if by_fallback {
             session.cycle_key().await?;
+            let current = self.session_hash.hex(&user.password);
             session
                 .insert(HASH_SESSION_KEY, Value::from(current))
                 .await?;
@@ -243,7 +245,7 @@ impl Auth {
             session
                 .insert(
                     HASH_SESSION_KEY,
-                    Value::from(user.get_session_auth_hash(&self.secret_key)),
+                    Value::from(self.session_hash.hex(&user.password)),
                 )
                 .await?;
         }

@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// `HASH_SESSION_KEY`'s salt: `AbstractBaseUser.get_session_auth_hash`.
-const SESSION_AUTH_HASH_SALT: &str =
+pub(crate) const SESSION_AUTH_HASH_SALT: &str =
     "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash";
 
 /// A MongoDB ObjectId: 12 bytes, written as 24 lower-case hex digits.

@@ -29,7 +29,7 @@ pub const SUSPICIOUS_SESSION_TARGET: &str = "django.security.SuspiciousSession";
 /// Successful decodes are kept by their exact text, up to
 /// [`DEFAULT_DECODE_CACHE_BYTES`](super::DEFAULT_DECODE_CACHE_BYTES) unless
 /// [`with_decode_cache`](Self::with_decode_cache) says otherwise: a client sends the same
-/// `session_data` on every request until it changes, and the store is still read each time.
+/// `session_data` on every request until it changes, and the store is still asked each time.
 #[derive(Debug, Clone)]
 pub struct SessionCodec {
     signer: TimestampSigner,

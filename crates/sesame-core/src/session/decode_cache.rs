@@ -6,7 +6,7 @@
 //! that the next request with the same text skips that work.
 //!
 //! What it does not change:
-//! - The store is still read on every request. The cache holds no session by key, only the
+//! - The store is still asked on every request. The cache holds no session by key, only the
 //!   meaning of a text the store has just returned, so a session that Django (or another
 //!   Sesame) changed, cycled or deleted is seen at once.
 //! - Only decodes that verified are kept, under the whole text (`HashMap` equality, not a
@@ -14,16 +14,18 @@
 //!   goes through the full check, which an attacker therefore cannot skip or fill.
 //! - Expiry is the store's, as before; the decode never looked at the signature's timestamp.
 //!
-//! Bounded by bytes (each entry weighs its text plus its JSON), with quick_cache's S3-FIFO
-//! eviction, so that a flood of distinct valid sessions costs at most the budget.
+//! Bounded by bytes, with quick_cache's S3-FIFO eviction, so that a flood of distinct valid
+//! sessions costs at most about the budget. The bound is an estimate: an entry is counted as
+//! its text plus eight times its JSON (a decoded map of strings takes a few times its JSON;
+//! one of many tiny numbers up to about sixteen times).
 
 use super::SessionData;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use std::sync::Arc;
 
-/// The default budget of a codec's cache: 8 MiB of encoded text and JSON, which is about
-/// 20,000 typical logged-in sessions.
+/// The default budget of a codec's cache, about 8 MiB: some 5,000 typical logged-in
+/// sessions.
 pub const DEFAULT_DECODE_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// What an entry costs beyond its text and JSON: the map, the `Arc`, the slot.
@@ -79,7 +81,7 @@ impl DecodeCache {
     /// Keep a successful decode of `encoded`, whose JSON was `json_len` bytes.
     pub(crate) fn insert(&self, encoded: &str, data: SessionData, json_len: usize) -> Arc<Decoded> {
         let weight = (encoded.len() as u64)
-            .saturating_add(json_len as u64)
+            .saturating_add((json_len as u64).saturating_mul(8))
             .saturating_add(ENTRY_OVERHEAD);
         let decoded = Arc::new(Decoded { data, weight });
         // An entry over the whole budget is not kept (quick_cache refuses it too).
