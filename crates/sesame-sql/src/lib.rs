@@ -11,7 +11,10 @@
 //! through a few plain `rusqlite` connections, because handing a query of a few microseconds
 //! to sqlx's per-connection worker thread and back cost more than the query itself. That read
 //! never waits for a lock: when SQLite is busy, or anything else goes wrong, it is answered
-//! through sqlx as before.
+//! through sqlx as before. While SQLite's `PRAGMA data_version` says that nothing has been
+//! committed since, by any connection or process, that read is answered from the same
+//! connection's last identical one (`PoolSettings::sqlite_unchanged_reads`), so it is never
+//! stale: a login, a logout or a change made by Django is seen on the next request.
 //!
 //! ```no_run
 //! use sesame_sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore, migrate};
