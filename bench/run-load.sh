@@ -39,7 +39,7 @@ mkdir -p "$OUT"
 args=(--sesame "$BIN/sesame" --axum-login "$BIN/axum_login_app" --floor "$BIN/floor"
       --work-dir "$OUT/work")
 if [[ "${SESAME_LOAD_QUICK:-0}" == 1 ]]; then
-    args+=(--warmup 1 --duration 3 --filler-sessions 1000 --filler-users 100)
+    args+=(--warmup 1 --duration 3 --login-rounds 2 --login-duration 2 --filler-sessions 1000 --filler-users 100)
 fi
 client_cpu="${SESAME_LOAD_CLIENT_CPU:-0}"
 server_cpu="${SESAME_LOAD_SERVER_CPU:-1}"

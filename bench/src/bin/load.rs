@@ -22,7 +22,8 @@
 //! `/proc/PID/status` (`VmRSS`) every 50 ms while measuring, with `VmHWM` after each run; its
 //! CPU time and the load generator's come from `/proc/PID/stat`.
 //!
-//! Then **logins beside the load** (Sesame only, on a fresh server): the same authenticated
+//! Then **logins beside the load** (Sesame only, on a fresh server; `--login-rounds` rounds,
+//! default 9, of `--login-duration` seconds, default 4): the same authenticated
 //! load without logins and with a steady stream of real logins (`GET` then `POST
 //! /accounts/login/` with the CSRF token, a user whose hash has Django 5.2's default PBKDF2
 //! iterations, 1,000,000), alternating, at full speed as above and paced at a fixed request
@@ -42,6 +43,10 @@
 //!      [--server-cpus 1|none] [--work-dir DIR] [--filler-sessions 10000]
 //!      [--filler-users 1000] [--skip-logins] [--login-hasher NAME]
 //! ```
+//!
+//! `--paced-probe RPS` is a diagnostic too: after phase 1, every target is loaded once per round
+//! at that fixed rate without logins, and the results are only logged (for telling the
+//! machine's own latency noise in paced runs from a server's).
 //!
 //! `--login-hasher` (say `md5`) gives the user of phase 2's logins a hash of that algorithm
 //! and runs phase 2's server with it first in `PASSWORD_HASHERS`: the same login requests
@@ -98,13 +103,16 @@ struct Options {
     skip_logins: bool,
     rounds: usize,
     login_hasher: Option<String>,
+    paced_probe: Option<f64>,
+    login_rounds: usize,
+    login_duration: Duration,
 }
 
 fn usage() -> Error {
     "usage: load --sesame PATH --axum-login PATH --floor PATH [--connections N] [--warmup S] \
      [--duration S] [--logins-per-sec R] [--paced-fraction F] [--server-cpus LIST|none] \
      [--work-dir DIR] [--filler-sessions N] [--filler-users N] [--rounds N] [--skip-logins] \
-     [--login-hasher NAME]"
+     [--login-hasher NAME] [--paced-probe RPS] [--login-rounds N] [--login-duration S]"
         .into()
 }
 
@@ -125,6 +133,9 @@ fn parse_options() -> Res<Options> {
         skip_logins: false,
         rounds: 3,
         login_hasher: None,
+        paced_probe: None,
+        login_rounds: 9,
+        login_duration: Duration::from_secs(4),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -152,6 +163,9 @@ fn parse_options() -> Res<Options> {
             "--filler-users" => o.filler_users = value.parse()?,
             "--rounds" => o.rounds = value.parse()?,
             "--login-hasher" => o.login_hasher = Some(value),
+            "--paced-probe" => o.paced_probe = Some(value.parse()?),
+            "--login-rounds" => o.login_rounds = value.parse()?,
+            "--login-duration" => o.login_duration = secs(&value)?,
             _ => return Err(usage()),
         }
     }
@@ -164,7 +178,13 @@ fn parse_options() -> Res<Options> {
             return Err(format!("{name}: no executable at {:?}", path.display()).into());
         }
     }
-    if o.connections == 0 || o.rounds == 0 || o.duration.is_zero() || o.logins_per_sec <= 0.0 {
+    if o.connections == 0
+        || o.rounds == 0
+        || o.duration.is_zero()
+        || o.logins_per_sec <= 0.0
+        || o.login_rounds == 0
+        || o.login_duration.is_zero()
+    {
         return Err(usage());
     }
     Ok(o)
@@ -1074,6 +1094,15 @@ async fn main_async(o: Options) -> Res<()> {
             merge_into(total, run)?;
         }
     }
+    // Diagnostic: every target paced at the same rate, without logins (logged, not reported).
+    if let Some(rps) = o.paced_probe {
+        for round in 1..=o.rounds {
+            for t in &targets {
+                let tag = format!(", paced probe at {rps:.0} req/s (round {round})");
+                run_load(&o, &noise, t, Some(rps), None, &tag).await?;
+            }
+        }
+    }
     drop((sesame, sesame_every, al, fl));
     let mut totals = totals.into_iter();
     let (s1, e1, a1, f1, t1, i1) = (
@@ -1085,7 +1114,13 @@ async fn main_async(o: Options) -> Res<()> {
         take(totals.next().flatten())?,
     );
 
-    // Phase 2: logins beside the load, on a fresh Sesame.
+    // Phase 2: logins beside the load, on a fresh Sesame, in more and shorter alternating
+    // runs than phase 1, so that a stall of the machine falls on both sides alike.
+    let o2 = Options {
+        rounds: o.login_rounds,
+        duration: o.login_duration,
+        ..o.clone()
+    };
     let rate = o.logins_per_sec;
     let paced = s1.rps() * o.paced_fraction;
     let mut phase2: Vec<(String, Run, Run)> = Vec::new();
@@ -1108,17 +1143,17 @@ async fn main_async(o: Options) -> Res<()> {
         ];
         let mut without: Vec<Option<Run>> = vec![None, None];
         let mut with: Vec<Option<Run>> = vec![None, None];
-        for round in 1..=o.rounds {
+        for round in 1..=o2.rounds {
             for (i, (mode, pace)) in modes.iter().enumerate() {
                 let tag = format!(", {mode}, no logins (round {round})");
                 merge_into(
                     &mut without[i],
-                    run_load(&o, &noise, &t, *pace, None, &tag).await?,
+                    run_load(&o2, &noise, &t, *pace, None, &tag).await?,
                 )?;
                 let tag = format!(", {mode}, {rate} logins/s (round {round})");
                 merge_into(
                     &mut with[i],
-                    run_load(&o, &noise, &t, *pace, Some(rate), &tag).await?,
+                    run_load(&o2, &noise, &t, *pace, Some(rate), &tag).await?,
                 )?;
             }
         }
@@ -1212,12 +1247,15 @@ async fn main_async(o: Options) -> Res<()> {
              Sesame on a fresh server; the same authenticated load without logins and with a \
              steady stream of {rate} logins per second (a user whose hash is PBKDF2-SHA256 at \
              1,000,000 iterations, Django 5.2's default; `GET` then `POST /accounts/login/` \
-             with the CSRF token, each login on a new connection), alternating, {} rounds. \
+             with the CSRF token, each login on a new connection), alternating, {} rounds of \
+             {:.0} s warm-up and {:.0} s measured each. \
              Paced: a fixed {paced:.0} req/s ({:.0}% of Sesame's full-speed rate above) over {} \
              connections, each due every {:.1} ms (at least 4 ms, as tokio's timer ticks every \
              millisecond), latency \
              counted from each request's scheduled time when its connection fell behind.\n",
-            o.rounds,
+            o2.rounds,
+            o2.warmup.as_secs_f64(),
+            o2.duration.as_secs_f64(),
             o.paced_fraction * 100.0,
             paced_connections(&o, paced),
             paced_connections(&o, paced) as f64 / paced * 1000.0,
