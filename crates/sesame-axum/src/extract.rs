@@ -3,7 +3,7 @@
 
 use crate::error::SesameError;
 use crate::layer::RequestState;
-use crate::redirect::{login_url_with_next, url_has_allowed_host_and_scheme};
+use crate::redirect::login_url_with_next;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -291,18 +291,11 @@ impl AuthContext {
     }
 
     /// A safe `next` target, or `fallback`: Django's `url_has_allowed_host_and_scheme` with
-    /// the request's host as the allowed host.
-    pub fn safe_next<'a>(
-        &self,
-        next: Option<&'a str>,
-        host: Option<&str>,
-        fallback: &'a str,
-    ) -> &'a str {
-        let hosts: Vec<&str> = host.into_iter().collect();
-        match next {
-            Some(n) if url_has_allowed_host_and_scheme(n, &hosts, false) => n,
-            _ => fallback,
-        }
+    /// the request's validated host (`ALLOWED_HOSTS`) as the allowed host, and HTTPS
+    /// required on a secure request.
+    pub fn safe_next<'a>(&self, next: Option<&'a str>, fallback: &'a str) -> &'a str {
+        let security = &self.state.security;
+        crate::redirect::safe_next(next, security.host(), security.is_secure(), fallback)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::csrf::CsrfState;
 use crate::error::SesameError;
 use axum::body::Body;
 use axum::http::header::{COOKIE, SET_COOKIE, VARY};
-use axum::http::{HeaderValue, Request, Response};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
 use chrono::Utc;
 use sesame_core::auth::{Auth, User, UserPermissions};
 use sesame_core::session::{Session, SessionConfig, SessionStore};
@@ -50,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) throttle: crate::throttle::Throttle,
     pub(crate) session_user: Option<Arc<dyn sesame_core::session::SessionUserStore>>,
     pub(crate) prefetch_permissions: bool,
+    pub(crate) security: crate::security::SecurityPolicy,
 }
 
 impl Sesame {
@@ -64,6 +65,7 @@ impl Sesame {
         };
         Self {
             inner: Arc::new(Inner {
+                security: crate::security::SecurityPolicy::from_settings(&settings),
                 session_config: SessionConfig::from_settings(&settings),
                 throttle: crate::throttle::Throttle::new(crate::throttle::ThrottleConfig::default()),
                 settings,
@@ -90,6 +92,7 @@ impl Sesame {
                 throttle: shared.throttle.clone(),
                 session_user: shared.session_user.clone(),
                 prefetch_permissions: shared.prefetch_permissions,
+                security: shared.security.clone(),
             },
         };
         f(&mut inner);
@@ -133,6 +136,11 @@ impl Sesame {
     /// Login throttling limits.
     pub fn with_throttle(self, config: crate::throttle::ThrottleConfig) -> Self {
         self.map(|i| i.throttle = crate::throttle::Throttle::new(config))
+    }
+
+    /// The host, HTTPS and header rules of Django's `SecurityMiddleware` (from the settings).
+    pub fn security_policy(&self) -> &crate::security::SecurityPolicy {
+        &self.inner.security
     }
 
     /// The settings.
@@ -206,12 +214,24 @@ pub struct RequestState {
     pub(crate) messages: Arc<std::sync::Mutex<crate::messages::MessageState>>,
     pub(crate) client_ip: Option<std::net::IpAddr>,
     pub(crate) raw_messages_cookie: Option<String>,
+    pub(crate) security: crate::security::RequestSecurity,
 }
 
 impl RequestState {
     /// The configuration.
     pub fn sesame(&self) -> &Sesame {
         &self.sesame
+    }
+
+    /// The request's validated host and scheme.
+    pub fn security(&self) -> &crate::security::RequestSecurity {
+        &self.security
+    }
+
+    /// The client's address: the connection's, or the one the trusted proxy reported
+    /// (`trusted_proxy_header`, `trusted_proxy_count`).
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.client_ip
     }
 }
 
@@ -260,6 +280,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let sesame = self.sesame.clone();
         Box::pin(async move {
+            let policy = &sesame.inner.security;
+            // Django's SecurityMiddleware and CommonMiddleware come first: a foreign Host
+            // or a plain-HTTP request under SECURE_SSL_REDIRECT goes no further.
+            let security = match policy.check_request(&req) {
+                Ok(s) => s,
+                Err(mut refused) => {
+                    policy.finish_response(None, &mut refused);
+                    return Ok(refused);
+                }
+            };
             let settings = &sesame.inner.settings;
             let cookie_header: String = req
                 .headers()
@@ -288,10 +318,11 @@ where
                 raw_key.as_deref(),
             );
             let csrf_cookie = cookie(&settings.csrf_cookie_name);
-            let client_ip = req
+            let connection_ip = req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip());
+            let client_ip = policy.client_ip(req.headers(), connection_ip);
             let state = RequestState {
                 sesame: sesame.clone(),
                 session: Arc::new(Mutex::new(session)),
@@ -303,16 +334,56 @@ where
                 messages: Default::default(),
                 client_ip,
                 raw_messages_cookie: cookie(sesame_core::messages::COOKIE_NAME),
+                security: security.clone(),
             };
             req.extensions_mut().insert(state.clone());
+            req.extensions_mut().insert(security.clone());
 
-            let response = match crate::csrf::check(&state, req).await {
+            // APPEND_SLASH needs the path after the handler ran; a GET or HEAD only.
+            let slash_target = (policy.append_slash()
+                && matches!(*req.method(), Method::GET | Method::HEAD))
+            .then(|| crate::security::with_slash(req.uri().path(), req.uri().query()))
+            .flatten();
+            let mut response = match crate::csrf::check(&state, req).await {
                 Ok(req) => inner.call(req).await?,
                 Err(rejection) => rejection,
             };
-            Ok(finish(&state, raw_key.is_some(), response).await)
+            if let Some(to) = slash_target {
+                if response.status() == StatusCode::NOT_FOUND
+                    && slash_route_exists(&mut inner, &state, &to).await?
+                {
+                    response = crate::security::redirect(StatusCode::MOVED_PERMANENTLY, &to);
+                }
+            }
+            let mut response = finish(&state, raw_key.is_some(), response).await;
+            policy.finish_response(Some(&security), &mut response);
+            Ok(response)
         })
     }
+}
+
+/// Whether `to` (the 404's path with a slash) answers anything but 404: Django asks its URL
+/// resolver, axum has none to ask, so a `HEAD` of it goes through the router. Only 404s of
+/// slash-less `GET`s and `HEAD`s pay for this.
+async fn slash_route_exists<S>(
+    inner: &mut S,
+    state: &RequestState,
+    to: &str,
+) -> Result<bool, S::Error>
+where
+    S: tower::Service<Request<Body>, Response = Response<Body>>,
+{
+    let Ok(mut probe) = Request::builder()
+        .method(Method::HEAD)
+        .uri(to)
+        .body(Body::empty())
+    else {
+        return Ok(false);
+    };
+    probe.extensions_mut().insert(state.clone());
+    probe.extensions_mut().insert(state.security.clone());
+    let response = tower::ServiceExt::ready(inner).await?.call(probe).await?;
+    Ok(response.status() != StatusCode::NOT_FOUND)
 }
 
 fn add_vary_cookie(response: &mut Response<Body>) {

@@ -79,14 +79,13 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(auth: AuthContext, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(auth: AuthContext, Form(f): Form<LoginForm>) -> Response {
     match auth.authenticate(&f.username, &f.password).await {
         Ok(mut user) => {
             if let Err(e) = auth.login(&mut user).await {
                 return e.into_response();
             }
-            let host = headers.get("host").and_then(|h| h.to_str().ok());
-            Redirect::to(auth.safe_next(f.next.as_deref(), host, "/accounts/profile/"))
+            Redirect::to(auth.safe_next(f.next.as_deref(), "/accounts/profile/"))
                 .into_response()
         }
         Err(e) => e.into_response(),
@@ -326,9 +325,8 @@ async fn build(
         .route("/msg/show", get(|m: Messages| async move {
             m.take().await.map(|ms| ms.iter().map(|m| m.message.clone()).collect::<Vec<_>>().join("|"))
         }))
-        .route("/next", get(|a: AuthContext, q: Query<HashMap<String, String>>, h: HeaderMap| async move {
-            let host = h.get("host").and_then(|h| h.to_str().ok()).map(str::to_owned);
-            a.safe_next(q.get("next").map(String::as_str), host.as_deref(), "/fallback").to_owned()
+        .route("/next", get(|a: AuthContext, q: Query<HashMap<String, String>>| async move {
+            a.safe_next(q.get("next").map(String::as_str), "/fallback").to_owned()
         }))
         .layer(sesame.layer());
 

@@ -357,6 +357,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // A mistyped SESAME_* variable is otherwise ignored, and the protection it meant stays off.
+    for warning in Settings::unknown_env_warnings(std::env::vars()) {
+        eprintln!("warning: {warning}");
+    }
     let result = Settings::load(&cli.config)
         .map_err(|e| CliError::usage(e.to_string()))
         .and_then(|settings| run(cli.command, settings));

@@ -167,6 +167,13 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::runtime(e.to_string()))?;
+    if settings.allowed_hosts.is_empty() && !settings.debug {
+        eprintln!(
+            "warning: ALLOWED_HOSTS is empty, so only localhost, 127.0.0.1 and [::1] are served \
+             (any other Host gets 400); for production set SESAME_ALLOWED_HOSTS=www.example.com \
+             (comma-separated) or allowed_hosts in sesame.toml"
+        );
+    }
     if !addr.ip().is_loopback() && !settings.session_cookie_secure {
         eprintln!(
             "warning: serving on {addr} without SESSION_COOKIE_SECURE; set SESAME_SESSION_COOKIE_SECURE=true behind HTTPS"

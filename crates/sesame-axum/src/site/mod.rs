@@ -11,7 +11,7 @@ pub use templates::{BUILTIN as BUILTIN_TEMPLATES, TemplateContext, environment};
 use crate::error::SesameError;
 use crate::{AuthContext, LoginError, LoginRequired, Messages, SessionHandle};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -110,6 +110,9 @@ impl Site {
                 get(reset_confirm_page).post(reset_confirm_submit),
             )
             .route("/api/whoami", get(whoami))
+            // Django's auth views are `@never_cache`; here every page but the health check
+            // shows or takes credentials or is the user's own.
+            .route_layer(crate::security::never_cache())
             .route("/healthz", get(healthz))
             .with_state(self.clone())
     }
@@ -161,7 +164,7 @@ fn merge(base: Value, extra: Value) -> Value {
 }
 
 fn redirect(to: &str) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
+    crate::security::redirect(StatusCode::FOUND, to)
 }
 
 async fn index(State(site): State<Site>, ctx: TemplateContext) -> Response {
@@ -189,7 +192,6 @@ async fn login_page(
 async fn login_submit(
     State(site): State<Site>,
     auth: AuthContext,
-    headers: HeaderMap,
     form: FormData,
 ) -> Result<Response, SesameError> {
     let f = fields(form);
@@ -203,10 +205,8 @@ async fn login_submit(
         match auth.authenticate(&username, &password).await {
             Ok(mut user) => {
                 auth.login(&mut user).await?;
-                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
                 let target = auth.safe_next(
                     Some(&next).filter(|n| !n.is_empty()).map(String::as_str),
-                    host,
                     &site.inner.settings.login_redirect_url,
                 );
                 return Ok(redirect(target));
@@ -501,7 +501,6 @@ async fn password_reset_page(State(site): State<Site>, ctx: TemplateContext) -> 
 async fn password_reset_submit(
     State(site): State<Site>,
     auth: AuthContext,
-    headers: HeaderMap,
     form: FormData,
 ) -> Result<Response, SesameError> {
     let f = fields(form);
@@ -518,11 +517,12 @@ async fn password_reset_submit(
             merge(ctx, context! { form => context! { email, errors } }),
         ));
     }
-    let domain = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_owned();
+    // Django's PasswordResetForm: the domain of `get_current_site(request)` (the host
+    // validated against ALLOWED_HOSTS, never a raw Host header) and HTTPS when the request
+    // came over it.
+    let security = auth.request_state().security();
+    let domain = security.host().to_owned();
+    let protocol = security.scheme();
     for user in site.inner.users.get_users_by_email(&email).await? {
         // Django's PasswordResetForm.get_users: active users with a usable password only.
         if !user.is_active || !user.has_usable_password() {
@@ -535,7 +535,7 @@ async fn password_reset_submit(
             .templates
             .get_template("registration/password_reset_email.txt")
             .and_then(|t| {
-                t.render(context! { site_name => domain.clone(), domain => domain.clone(), protocol => "http", uid => uid_encode(&pk), token, username => user.username.clone() })
+                t.render(context! { site_name => domain.clone(), domain => domain.clone(), protocol, uid => uid_encode(&pk), token, username => user.username.clone() })
             })
             .map_err(|e| SesameError::Store(e.to_string()))?;
         let mail = Email {
