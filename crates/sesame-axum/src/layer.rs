@@ -8,7 +8,7 @@ use crate::csrf::CsrfState;
 use crate::error::SesameError;
 use axum::body::Body;
 use axum::http::header::{COOKIE, SET_COOKIE, VARY};
-use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
+use axum::http::{HeaderValue, Request, Response};
 use chrono::Utc;
 use sesame_core::auth::{Auth, User, UserPermissions};
 use sesame_core::session::{Session, SessionConfig, SessionStore};
@@ -339,51 +339,15 @@ where
             req.extensions_mut().insert(state.clone());
             req.extensions_mut().insert(security.clone());
 
-            // APPEND_SLASH needs the path after the handler ran; a GET or HEAD only.
-            let slash_target = (policy.append_slash()
-                && matches!(*req.method(), Method::GET | Method::HEAD))
-            .then(|| crate::security::with_slash(req.uri().path(), req.uri().query()))
-            .flatten();
-            let mut response = match crate::csrf::check(&state, req).await {
+            let response = match crate::csrf::check(&state, req).await {
                 Ok(req) => inner.call(req).await?,
                 Err(rejection) => rejection,
             };
-            if let Some(to) = slash_target {
-                if response.status() == StatusCode::NOT_FOUND
-                    && slash_route_exists(&mut inner, &state, &to).await?
-                {
-                    response = crate::security::redirect(StatusCode::MOVED_PERMANENTLY, &to);
-                }
-            }
             let mut response = finish(&state, raw_key.is_some(), response).await;
             policy.finish_response(Some(&security), &mut response);
             Ok(response)
         })
     }
-}
-
-/// Whether `to` (the 404's path with a slash) answers anything but 404: Django asks its URL
-/// resolver, axum has none to ask, so a `HEAD` of it goes through the router. Only 404s of
-/// slash-less `GET`s and `HEAD`s pay for this.
-async fn slash_route_exists<S>(
-    inner: &mut S,
-    state: &RequestState,
-    to: &str,
-) -> Result<bool, S::Error>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>>,
-{
-    let Ok(mut probe) = Request::builder()
-        .method(Method::HEAD)
-        .uri(to)
-        .body(Body::empty())
-    else {
-        return Ok(false);
-    };
-    probe.extensions_mut().insert(state.clone());
-    probe.extensions_mut().insert(state.security.clone());
-    let response = tower::ServiceExt::ready(inner).await?.call(probe).await?;
-    Ok(response.status() != StatusCode::NOT_FOUND)
 }
 
 fn add_vary_cookie(response: &mut Response<Body>) {

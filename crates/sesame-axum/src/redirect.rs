@@ -185,6 +185,7 @@ mod tests {
             "http://example.com:8000/",
             "/url%20with%20spaces/",
             "path/http:2222222222",
+            "http://testserver/confirm?email=me@example.com",
         ] {
             assert!(
                 url_has_allowed_host_and_scheme(good, &hosts, false),
@@ -211,6 +212,7 @@ mod tests {
             "http:/\\example.com",
             "javascript:alert(\"XSS\")",
             "\njavascript:alert(x)",
+            "java\nscript:alert(x)",
             "\x08//example.com",
             "http://otherserver\\@example.com",
             "http:\\\\testserver\\@example.com",
@@ -229,6 +231,36 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// What browsers drop (WHATWG URL parsing removes tabs and newlines anywhere and strips
+    /// leading C0 controls and spaces) must not hide a host: issue 15's `/\t/evil.example/x`.
+    #[test]
+    fn open_redirect_through_characters_browsers_drop() {
+        let hosts = ["testserver"];
+        for bad in [
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            "/\t\\evil.example",
+            "http:/\t/evil.example",
+            "ht\ttp://evil.example",
+            "/\t//evil.example",
+            "/\t/\t/evil.example",
+            "java\tscript:alert(1)",
+        ] {
+            assert!(
+                !url_has_allowed_host_and_scheme(bad, &hosts, false),
+                "{bad:?}"
+            );
+        }
+        assert!(url_has_allowed_host_and_scheme("/a\tb/", &hosts, false));
+        assert!(url_has_allowed_host_and_scheme(
+            "/\t/testserver/x",
+            &hosts,
+            false
+        ));
     }
 
     #[test]

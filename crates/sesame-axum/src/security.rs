@@ -9,7 +9,7 @@
 //! | `SECURE_SSL_REDIRECT`, `SECURE_SSL_HOST` | a 301 to `https://` before anything else runs |
 //! | `SECURE_HSTS_*`, `SECURE_CONTENT_TYPE_NOSNIFF`, `SECURE_REFERRER_POLICY`, `SECURE_CROSS_ORIGIN_OPENER_POLICY` | [`SecurityPolicy::finish_response`] |
 //! | `X_FRAME_OPTIONS`, `@xframe_options_exempt` | [`SecurityPolicy::finish_response`], [`XFrameOptionsExempt`] |
-//! | `APPEND_SLASH` | the layer retries a 404 `GET`/`HEAD` with a slash |
+//! | `APPEND_SLASH` | [`append_slash`]: a router's fallback that retries a 404 `GET`/`HEAD` with a slash |
 //! | `@never_cache` | [`never_cache`], [`add_never_cache_headers`] |
 //!
 //! ```
@@ -162,7 +162,7 @@ impl SecurityPolicy {
         }
     }
 
-    /// Whether `APPEND_SLASH` is on.
+    /// Whether `APPEND_SLASH` is on (see [`append_slash`]).
     pub fn append_slash(&self) -> bool {
         self.append_slash
     }
@@ -251,7 +251,11 @@ impl SecurityPolicy {
 
     /// `SecurityMiddleware.process_response` and `XFrameOptionsMiddleware`: the headers a
     /// response does not already carry.
-    pub fn finish_response(&self, security: Option<&RequestSecurity>, response: &mut Response<Body>) {
+    pub fn finish_response(
+        &self,
+        security: Option<&RequestSecurity>,
+        response: &mut Response<Body>,
+    ) {
         let exempt = response.extensions().get::<XFrameOptionsExempt>().is_some();
         let headers = response.headers_mut();
         if let Some(hsts) = &self.hsts {
@@ -398,6 +402,72 @@ pub(crate) fn with_slash(path: &str, query: Option<&str>) -> Option<String> {
     Some(to)
 }
 
+/// Django's `APPEND_SLASH` for an axum router: a `GET` or `HEAD` that no route answers is
+/// redirected (301) to the same path with a slash when a route answers that one. Django asks
+/// its URL resolver; axum has none to ask, so the fallback sends a `HEAD` of the slashed path
+/// through a copy of the router (only 404s pay for it). Call it on the finished router,
+/// before [`Sesame::layer`](crate::Sesame::layer), as axum applies a router's layers to
+/// each route and to the fallback separately. `APPEND_SLASH = false` turns it off.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// let app: Router = sesame_axum::security::append_slash(
+///     Router::new().route("/accounts/login/", get(|| async { "login" })),
+/// );
+/// ```
+pub fn append_slash(router: axum::Router) -> axum::Router {
+    let probe = router.clone();
+    router.fallback(move |req: Request<Body>| {
+        let probe = probe.clone();
+        async move { append_slash_fallback(probe, req).await }
+    })
+}
+
+async fn append_slash_fallback(probe: axum::Router, req: Request<Body>) -> Response<Body> {
+    let not_found = || {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_FOUND;
+        r
+    };
+    let state = req.extensions().get::<crate::RequestState>().cloned();
+    let enabled = state
+        .as_ref()
+        .is_none_or(|s| s.sesame().security_policy().append_slash());
+    if !enabled
+        || !matches!(
+            *req.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        )
+    {
+        return not_found();
+    }
+    let Some(to) = with_slash(req.uri().path(), req.uri().query()) else {
+        return not_found();
+    };
+    let Ok(mut head) = Request::builder()
+        .method(axum::http::Method::HEAD)
+        .uri(&to)
+        .body(Body::empty())
+    else {
+        return not_found();
+    };
+    // The request's layer state goes along, so routes that read the session or the user
+    // answer as they would (a redirect to the login page still means "the route exists").
+    if let Some(state) = state {
+        head.extensions_mut().insert(state.security().clone());
+        head.extensions_mut().insert(state);
+    }
+    let exists = match tower::ServiceExt::oneshot(probe, head).await {
+        Ok(r) => r.status() != StatusCode::NOT_FOUND,
+        Err(never) => match never {},
+    };
+    if exists {
+        redirect(StatusCode::MOVED_PERMANENTLY, &to)
+    } else {
+        not_found()
+    }
+}
+
 /// Django's `HttpResponseBadRequest` page for a refused host.
 fn bad_request() -> Response<Body> {
     let mut r = Response::new(Body::from(
@@ -426,7 +496,8 @@ pub fn redirect(status: StatusCode, to: &str) -> Response<Body> {
         // iri_to_uri leaves only visible ASCII; this cannot happen, and if it did the
         // safe answer is the site's root.
         Err(_) => {
-            r.headers_mut().insert(LOCATION, HeaderValue::from_static("/"));
+            r.headers_mut()
+                .insert(LOCATION, HeaderValue::from_static("/"));
         }
     }
     r
@@ -548,7 +619,13 @@ mod tests {
     #[test]
     fn empty_allowed_hosts_means_the_local_names_only() {
         let p = policy(|_| {});
-        for good in ["localhost", "localhost:8000", "app.localhost", "127.0.0.1:8000", "[::1]:8000"] {
+        for good in [
+            "localhost",
+            "localhost:8000",
+            "app.localhost",
+            "127.0.0.1:8000",
+            "[::1]:8000",
+        ] {
             assert!(p.check_request(&get(good)).is_ok(), "{good}");
         }
         for bad in ["evil.example", "10.0.0.1", "localhost.evil.example"] {
@@ -566,10 +643,15 @@ mod tests {
                 .body(Body::empty())
                 .unwrap()
         };
-        assert_eq!(policy(|_| {}).check_request(&req()).unwrap().host(), "localhost");
-        assert!(policy(|s| s.use_x_forwarded_host = true)
-            .check_request(&req())
-            .is_err());
+        assert_eq!(
+            policy(|_| {}).check_request(&req()).unwrap().host(),
+            "localhost"
+        );
+        assert!(
+            policy(|s| s.use_x_forwarded_host = true)
+                .check_request(&req())
+                .is_err()
+        );
         let ok = policy(|s| {
             s.use_x_forwarded_host = true;
             s.allowed_hosts = vec!["evil.example".into()];
@@ -590,11 +672,20 @@ mod tests {
             b.body(Body::empty()).unwrap()
         };
         assert!(p.check_request(&req(Some("https"))).unwrap().is_secure());
-        assert!(p.check_request(&req(Some("https, http"))).unwrap().is_secure());
+        assert!(
+            p.check_request(&req(Some("https, http")))
+                .unwrap()
+                .is_secure()
+        );
         assert!(!p.check_request(&req(Some("http"))).unwrap().is_secure());
         assert!(!p.check_request(&req(None)).unwrap().is_secure());
         // Without the setting, a client's header means nothing.
-        assert!(!policy(|_| {}).check_request(&req(Some("https"))).unwrap().is_secure());
+        assert!(
+            !policy(|_| {})
+                .check_request(&req(Some("https")))
+                .unwrap()
+                .is_secure()
+        );
     }
 
     #[test]
@@ -621,8 +712,14 @@ mod tests {
     /// (`XFrameOptionsMiddlewareTest`) in one: defaults, settings, and headers a view set.
     #[test]
     fn test_security_middleware() {
-        let secure = RequestSecurity { host: "localhost".into(), secure: true };
-        let plain = RequestSecurity { host: "localhost".into(), secure: false };
+        let secure = RequestSecurity {
+            host: "localhost".into(),
+            secure: true,
+        };
+        let plain = RequestSecurity {
+            host: "localhost".into(),
+            secure: false,
+        };
         let run = |p: &SecurityPolicy, sec: &RequestSecurity, pre: &[(&str, &str)]| {
             let mut r = Response::new(Body::empty());
             for (k, v) in pre {
@@ -674,7 +771,10 @@ mod tests {
             s.x_frame_options = "sameorigin".into();
         });
         let h = run(&custom, &plain, &[]);
-        assert_eq!(h["referrer-policy"], "no-referrer,strict-origin-when-cross-origin");
+        assert_eq!(
+            h["referrer-policy"],
+            "no-referrer,strict-origin-when-cross-origin"
+        );
         assert!(!h.contains_key("cross-origin-opener-policy"));
         assert!(!h.contains_key("x-content-type-options"));
         assert_eq!(h["x-frame-options"], "SAMEORIGIN");
@@ -689,7 +789,10 @@ mod tests {
     fn client_ip_through_trusted_proxies() {
         let conn: IpAddr = "10.0.0.9".parse().unwrap();
         let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 1.2.3.4, 10.0.0.2"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 1.2.3.4, 10.0.0.2"),
+        );
         assert_eq!(policy(|_| {}).client_ip(&h, Some(conn)), Some(conn));
         let one = policy(|s| s.trusted_proxy_header = "X-Forwarded-For".into());
         assert_eq!(one.client_ip(&h, Some(conn)), "10.0.0.2".parse().ok());
@@ -703,7 +806,10 @@ mod tests {
             s.trusted_proxy_count = 4;
         });
         assert_eq!(four.client_ip(&h, Some(conn)), Some(conn));
-        h.insert("x-forwarded-for", HeaderValue::from_static("[2001:db8::1]:443"));
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("[2001:db8::1]:443"),
+        );
         assert_eq!(one.client_ip(&h, Some(conn)), "2001:db8::1".parse().ok());
         h.insert("x-forwarded-for", HeaderValue::from_static("garbage"));
         assert_eq!(one.client_ip(&h, Some(conn)), Some(conn));
@@ -711,9 +817,18 @@ mod tests {
 
     #[test]
     fn append_slash_never_makes_a_protocol_relative_url() {
-        assert_eq!(with_slash("/accounts/login", None).as_deref(), Some("/accounts/login/"));
-        assert_eq!(with_slash("/a", Some("next=/b")).as_deref(), Some("/a/?next=/b"));
-        assert_eq!(with_slash("//evil.example", None).as_deref(), Some("/%2Fevil.example/"));
+        assert_eq!(
+            with_slash("/accounts/login", None).as_deref(),
+            Some("/accounts/login/")
+        );
+        assert_eq!(
+            with_slash("/a", Some("next=/b")).as_deref(),
+            Some("/a/?next=/b")
+        );
+        assert_eq!(
+            with_slash("//evil.example", None).as_deref(),
+            Some("/%2Fevil.example/")
+        );
         assert_eq!(with_slash("/a/", None), None);
     }
 

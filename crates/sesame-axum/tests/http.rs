@@ -85,8 +85,7 @@ async fn login(auth: AuthContext, Form(f): Form<LoginForm>) -> Response {
             if let Err(e) = auth.login(&mut user).await {
                 return e.into_response();
             }
-            Redirect::to(auth.safe_next(f.next.as_deref(), "/accounts/profile/"))
-                .into_response()
+            Redirect::to(auth.safe_next(f.next.as_deref(), "/accounts/profile/")).into_response()
         }
         Err(e) => e.into_response(),
     }

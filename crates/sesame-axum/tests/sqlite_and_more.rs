@@ -123,7 +123,8 @@ impl Client {
         }
         // As a browser sends it (a request with no Host is refused, as Django refuses it).
         if !req.headers().contains_key("host") {
-            req.headers_mut().insert("host", "localhost".parse().unwrap());
+            req.headers_mut()
+                .insert("host", "localhost".parse().unwrap());
         }
         let resp = self.app.clone().oneshot(req).await.unwrap();
         for c in resp.headers().get_all("set-cookie") {

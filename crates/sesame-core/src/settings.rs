@@ -483,7 +483,9 @@ impl Settings {
             ("CSRF_COOKIE_SAMESITE", &self.csrf_cookie_samesite),
         ] {
             if !["", "Lax", "Strict", "None"].contains(&value.as_str()) {
-                return bad(format!("{name} must be Lax, Strict, None or empty, not {value:?}"));
+                return bad(format!(
+                    "{name} must be Lax, Strict, None or empty, not {value:?}"
+                ));
             }
         }
         Ok(())
@@ -559,7 +561,12 @@ const COMMAND_VARIABLES: [&str; 4] = [
 ];
 
 /// Prefixes of the variables the project's own scripts, tests and benchmarks read.
-const TOOL_VARIABLE_PREFIXES: [&str; 4] = ["SESAME_BENCH_", "SESAME_LOAD_", "SESAME_TEST_", "SESAME_MONGO_"];
+const TOOL_VARIABLE_PREFIXES: [&str; 4] = [
+    "SESAME_BENCH_",
+    "SESAME_LOAD_",
+    "SESAME_TEST_",
+    "SESAME_MONGO_",
+];
 
 /// The values of `Referrer-Policy` (Django's `REFERRER_POLICY_VALUES`).
 const REFERRER_POLICIES: [&str; 8] = [
@@ -632,7 +639,10 @@ mod tests {
     fn security_settings_from_the_environment() {
         let env = [
             ("SESAME_ALLOWED_HOSTS", "example.com, .example.org"),
-            ("SESAME_SECURE_PROXY_SSL_HEADER", "HTTP_X_FORWARDED_PROTO,https"),
+            (
+                "SESAME_SECURE_PROXY_SSL_HEADER",
+                "HTTP_X_FORWARDED_PROTO,https",
+            ),
             ("SESAME_SECURE_HSTS_SECONDS", "3600"),
             ("SESAME_SECURE_SSL_HOST", "secure.example.com"),
             ("SESAME_X_FRAME_OPTIONS", "SAMEORIGIN"),
@@ -640,7 +650,10 @@ mod tests {
         .map(|(a, b)| (a.to_owned(), b.to_owned()));
         let s = Settings::from_toml_and_env("", env).unwrap();
         assert_eq!(s.allowed_hosts, ["example.com", ".example.org"]);
-        assert_eq!(s.secure_proxy_ssl_header, ["HTTP_X_FORWARDED_PROTO", "https"]);
+        assert_eq!(
+            s.secure_proxy_ssl_header,
+            ["HTTP_X_FORWARDED_PROTO", "https"]
+        );
         assert_eq!(s.secure_hsts_seconds, 3600);
         assert_eq!(s.secure_ssl_host.as_deref(), Some("secure.example.com"));
         assert_eq!(s.x_frame_options, "SAMEORIGIN");
@@ -677,7 +690,10 @@ mod tests {
         .map(|(a, b)| (a.to_owned(), b.to_owned()));
         let w = Settings::unknown_env_warnings(env);
         assert_eq!(w.len(), 3, "{w:?}");
-        assert!(w[0].contains("did you mean SESAME_SECURE_HSTS_SECONDS?"), "{w:?}");
+        assert!(
+            w[0].contains("did you mean SESAME_SECURE_HSTS_SECONDS?"),
+            "{w:?}"
+        );
         assert!(w[1].contains("did you mean SESAME_ALLOWED_HOSTS?"), "{w:?}");
         assert!(w[2].ends_with("is ignored"), "{w:?}");
     }

@@ -88,6 +88,10 @@ impl Site {
 
     /// The routes of DESIGN.md's "ready-made site".
     pub fn router(&self) -> Router {
+        crate::security::append_slash(self.routes())
+    }
+
+    fn routes(&self) -> Router {
         Router::new()
             .route("/", get(index))
             .route("/accounts/login/", get(login_page).post(login_submit))
