@@ -832,6 +832,24 @@ mod tests {
         assert_eq!(with_slash("/a/", None), None);
     }
 
+    proptest::proptest! {
+        /// Any Host header: no panic, and a host that passes is one of `ALLOWED_HOSTS`'s
+        /// shapes, with nothing after the port that a link built from it could carry.
+        #[test]
+        fn host_header_parsing_never_lets_a_foreign_host_through(host in "\\PC{0,40}|[a-z0-9.:@/?#\\[\\]-]{0,40}") {
+            let p = policy(|s| s.allowed_hosts = vec!["example.com".into(), ".example.org".into()]);
+            let req = Request::builder().uri("/").header(HOST, host.as_str()).body(Body::empty());
+            if let Ok(req) = req {
+                if let Ok(sec) = p.check_request(&req) {
+                    let (domain, port) = split_domain_port(sec.host());
+                    proptest::prop_assert!(domain == "example.com" || domain == "example.org" || domain.ends_with(".example.org"), "{host:?}");
+                    proptest::prop_assert!(port.bytes().all(|b| b.is_ascii_digit()), "{host:?}");
+                    proptest::prop_assert!(!sec.host().contains(['/', '@', '?', '#', ' ']), "{host:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn never_cache_headers_are_djangos() {
         let mut h = HeaderMap::new();

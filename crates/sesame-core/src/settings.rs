@@ -552,12 +552,17 @@ const OPTIONAL_SETTINGS: [&str; 6] = [
     "secure_ssl_host",
 ];
 
-/// `SESAME_*` variables that commands read, not settings.
-const COMMAND_VARIABLES: [&str; 4] = [
+/// `SESAME_*` variables that commands and the project's own scripts read, not settings.
+const COMMAND_VARIABLES: [&str; 9] = [
     "SESAME_LOG",
     "SESAME_CONFIG",
     "SESAME_SUPERUSER_PASSWORD",
     "SESAME_USER_PASSWORD",
+    "SESAME_BIN",
+    "SESAME_WITH_MONGO",
+    "SESAME_POSTGRES_URL",
+    "SESAME_MYSQL_URL",
+    "SESAME_REDIS_URL",
 ];
 
 /// Prefixes of the variables the project's own scripts, tests and benchmarks read.
