@@ -86,7 +86,7 @@ impl Site {
         })
     }
 
-    /// The routes of DESIGN.md's "ready-made site".
+    /// The routes of the ready-made site (the README lists them).
     pub fn router(&self) -> Router {
         crate::security::append_slash(self.routes())
     }
@@ -675,7 +675,8 @@ async fn password_reset_complete(State(site): State<Site>, ctx: TemplateContext)
     )
 }
 
-/// The answer of `/api/whoami` (DESIGN.md), written straight from borrowed fields.
+/// The answer of `/api/whoami` (its JSON is a documented interface), written straight from
+/// borrowed fields.
 #[derive(serde::Serialize)]
 struct WhoAmI<'a> {
     authenticated: bool,
