@@ -137,7 +137,9 @@ impl Untrusted {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         // A panic while holding this lock cannot leave the set inconsistent (each operation
         // is one call on it), so a poisoned lock is used as it is.
-        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -224,8 +224,7 @@ async fn session_save_does_not_resurrect_session_logged_out_in_other_context() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_copy_refilled_during_logout_never_authenticates_when_the_cache_dies_before_its_delete()
-{
+async fn a_copy_refilled_during_logout_never_authenticates_when_the_cache_dies_before_its_delete() {
     let Some(redis) = PersistentRedis::start() else {
         return;
     };
@@ -241,10 +240,7 @@ async fn a_copy_refilled_during_logout_never_authenticates_when_the_cache_dies_b
     *gated.on_delete.lock().unwrap() = Some(Box::new({
         let (redis, url, full_key) = (redis.clone(), redis.lock().unwrap().url(), full_key);
         move || {
-            let mut c = redis::Client::open(url)
-                .unwrap()
-                .get_connection()
-                .unwrap();
+            let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
             let pickled = pickle::dumps(&logged_in()).unwrap();
             redis::cmd("SET")
                 .arg(&full_key)
@@ -262,7 +258,10 @@ async fn a_copy_refilled_during_logout_never_authenticates_when_the_cache_dies_b
     match outcome {
         Err(e) => {
             // Then nothing may have changed.
-            assert!(gated.exists(&key).await.unwrap(), "{e}: but the row is gone");
+            assert!(
+                gated.exists(&key).await.unwrap(),
+                "{e}: but the row is gone"
+            );
             assert_eq!(load_when_back(&store, &key).await, Some(logged_in()));
         }
         Ok(()) => {
