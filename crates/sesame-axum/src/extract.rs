@@ -277,6 +277,50 @@ impl AuthContext {
             .await?)
     }
 
+    /// A password change with this session kept (Django's `PasswordChangeView` after the form
+    /// validates): `save_password` stores `encoded` (e.g. `users.set_password(&id, &encoded)`)
+    /// between the session's two steps, so that an error (503) means the old password and
+    /// this session are as they were, and success means the new password is saved and every
+    /// other session of the user ends. See [`Auth::change_password`](sesame_core::auth::Auth::change_password).
+    ///
+    /// ```
+    /// use sesame_axum::{AuthContext, LoginRequired, SesameError};
+    /// use sesame_core::auth::store::AuthStore;
+    /// use std::sync::Arc;
+    /// async fn change(
+    ///     auth: AuthContext,
+    ///     LoginRequired(mut user): LoginRequired,
+    ///     users: Arc<dyn AuthStore>,
+    ///     encoded: String,
+    /// ) -> Result<&'static str, SesameError> {
+    ///     let id = user.id.clone();
+    ///     let save = encoded.clone();
+    ///     auth.change_password(&mut user, encoded, async move { users.set_password(&id, &save).await })
+    ///         .await?;
+    ///     Ok("changed")
+    /// }
+    /// ```
+    pub async fn change_password<F>(
+        &self,
+        user: &mut User,
+        encoded: String,
+        save_password: F,
+    ) -> Result<(), SesameError>
+    where
+        F: std::future::Future<Output = Result<(), sesame_core::auth::store::AuthStoreError>>
+            + Send,
+    {
+        {
+            let mut session = self.state.session.lock().await;
+            self.auth()?
+                .change_password(&mut session, user, encoded, save_password)
+                .await?;
+        }
+        // The rest of the request sees the user with the new password.
+        self.state.user.set(Some(user.clone())).await;
+        Ok(())
+    }
+
     /// The current user.
     pub async fn user(&self) -> Result<Option<User>, SesameError> {
         current_user(&self.state).await

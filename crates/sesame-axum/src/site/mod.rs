@@ -436,9 +436,13 @@ async fn password_change_submit(
     set_password_checks(&site, &user, &p1, &p2, &mut errors);
     if errors.is_empty() {
         let encoded = site.inner.hashing.make_password(p1).await?;
-        site.inner.users.set_password(&user.id, &encoded).await?;
-        user.password = encoded;
-        auth.update_session_auth_hash(&user).await?;
+        // The session's new key is stored before the password and the old key deleted after
+        // it, so that an outage gives 503 with nothing changed, or the change done everywhere.
+        let (users, id, saved) = (site.inner.users.clone(), user.id.clone(), encoded.clone());
+        auth.change_password(&mut user, encoded, async move {
+            users.set_password(&id, &saved).await
+        })
+        .await?;
         return Ok(redirect("/accounts/password_change/done/"));
     }
     let ctx = TemplateContext::from_auth(&auth).await?;
