@@ -655,8 +655,15 @@ async fn reset_confirm_submit(
     set_password_checks(&site, &user, &p1, &p2, &mut errors);
     if errors.is_empty() {
         let encoded = site.inner.hashing.make_password(p1).await?;
+        // The session (without the used token) is stored before the password: a store
+        // failure then answers 503 with the old password still the one that works (the
+        // link works again too), and once the password is saved nothing is left to fail.
+        {
+            let mut s = session.lock().await;
+            s.remove(RESET_SESSION_TOKEN).await.map_err(SesameError::from)?;
+            s.save().await.map_err(SesameError::from)?;
+        }
         site.inner.users.set_password(&user.id, &encoded).await?;
-        session.remove(RESET_SESSION_TOKEN).await?;
         return Ok(redirect("/accounts/reset/done/"));
     }
     let ctx = TemplateContext::from_auth(&auth).await?;
