@@ -65,7 +65,7 @@ impl Sesame {
         Self {
             inner: Arc::new(Inner {
                 session_config: SessionConfig::from_settings(&settings),
-                throttle: crate::throttle::Throttle::new(crate::throttle::ThrottleConfig::default()),
+                throttle: default_throttle(&settings),
                 settings,
                 store,
                 auth: None,
@@ -130,9 +130,18 @@ impl Sesame {
         self.map(|i| i.api_prefix = prefix)
     }
 
-    /// Login throttling limits.
-    pub fn with_throttle(self, config: crate::throttle::ThrottleConfig) -> Self {
-        self.map(|i| i.throttle = crate::throttle::Throttle::new(config))
+    /// Login, signup and password-reset throttling: its limits and the store of its
+    /// counters. Without this, the limits come from the settings and the counters live in
+    /// this process's memory; an application with several instances gives them one shared
+    /// store here (`sesame_sql::SqlThrottleStore`, `sesame_redis::RedisThrottleStore`,
+    /// `sesame_mongodb::MongoThrottleStore`), as `sesame serve` does.
+    pub fn with_throttle(self, throttle: crate::throttle::Throttle) -> Self {
+        self.map(|i| i.throttle = throttle)
+    }
+
+    /// The login throttle (for views that throttle other requests, such as signup).
+    pub fn throttle(&self) -> &crate::throttle::Throttle {
+        &self.inner.throttle
     }
 
     /// The settings.
@@ -156,6 +165,18 @@ impl Sesame {
             sesame: self.clone(),
         }
     }
+}
+
+/// The throttle of [`Sesame::new`]: the settings' limits, in memory. Settings that cannot be
+/// used are logged and the defaults stand in (a constructor that cannot fail cannot refuse
+/// them); `sesame serve` checks them with `ThrottleConfig::from_settings` and refuses to
+/// start instead.
+fn default_throttle(settings: &Settings) -> crate::throttle::Throttle {
+    let config = crate::throttle::ThrottleConfig::from_settings(settings).unwrap_or_else(|e| {
+        tracing::error!(target: "sesame::throttle", error = %e, "throttle settings ignored; using the defaults");
+        crate::throttle::ThrottleConfig::default()
+    });
+    crate::throttle::Throttle::in_memory(config)
 }
 
 /// A per-request value made on first use (the user, their permissions), and replaced when a
@@ -212,6 +233,11 @@ impl RequestState {
     /// The configuration.
     pub fn sesame(&self) -> &Sesame {
         &self.sesame
+    }
+
+    /// The client's address, as the throttle counts it.
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.client_ip
     }
 }
 
