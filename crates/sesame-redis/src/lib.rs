@@ -35,8 +35,10 @@ mod cached_db;
 mod client;
 mod config;
 pub mod pickle;
+mod throttle;
 
 pub use cache::{CACHE_KEY_PREFIX, RedisSessionStore};
 pub use cached_db::{CACHE_ERROR_TARGET, CACHED_DB_KEY_PREFIX, CachedDbSessionStore};
 pub use client::{Condition, ConnectError, RedisCache, Written};
 pub use config::{DEFAULT_POOL_SIZE, DEFAULT_URL, RedisConfig};
+pub use throttle::{RedisThrottleStore, THROTTLE_KEY_PREFIX};
