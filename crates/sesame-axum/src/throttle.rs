@@ -97,7 +97,9 @@ impl ThrottleConfig {
         if s.axes_failure_limit == 0 {
             return Err(ThrottleConfigError {
                 setting: "axes_failure_limit",
-                reason: "0 would refuse every login; to turn throttling off set axes_enabled = false".into(),
+                reason:
+                    "0 would refuse every login; to turn throttling off set axes_enabled = false"
+                        .into(),
             });
         }
         // A year at most: a longer cool-off is a permanent lockout in all but name.
@@ -515,7 +517,10 @@ mod tests {
     fn settings_come_from_toml_and_the_environment() {
         let env = [
             ("SESAME_AXES_COOLOFF_TIME", "0.5"),
-            ("SESAME_AXES_LOCKOUT_PARAMETERS", "username+ip_address, ip_address"),
+            (
+                "SESAME_AXES_LOCKOUT_PARAMETERS",
+                "username+ip_address, ip_address",
+            ),
             ("SESAME_AXES_FAILURE_LIMIT", "3"),
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()));

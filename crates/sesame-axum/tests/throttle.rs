@@ -51,8 +51,9 @@ async fn seeded_users() -> Arc<MemoryAuthStore> {
 
 /// The site over memory stores (or the given users), with this throttle.
 fn site(settings: Settings, users: Arc<dyn AuthStore>, throttle: Throttle) -> Router {
-    let sessions: Arc<dyn SessionStore> =
-        Arc::new(MemorySessionStore::new(SessionCodec::from_settings(&settings)));
+    let sessions: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(
+        SessionCodec::from_settings(&settings),
+    ));
     let auth = Auth::new(
         ModelBackend::new(users.clone(), hashing()),
         settings.secret_key.clone(),
@@ -103,8 +104,8 @@ async fn post(app: &Router, ip: &str, path: &str, form: &[(&str, &str)]) -> Repl
         (header("retry-after"), header("location"))
     };
     let status = resp.status();
-    let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes())
-        .into_owned();
+    let body =
+        String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).into_owned();
     Reply {
         status,
         retry_after,
@@ -126,7 +127,11 @@ async fn login(app: &Router, ip: &str, username: &str, password: &str) -> Reply 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_wrong_passwords_are_throttled_atomically() {
     let s = settings();
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let app = app.clone();
@@ -156,7 +161,11 @@ async fn parallel_wrong_passwords_are_throttled_atomically() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockout_from_one_address_does_not_lock_out_the_user_elsewhere() {
     let s = settings();
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     for _ in 0..5 {
         assert_eq!(
             login(&app, "203.0.113.66", "alice", "guess").await.status,
@@ -190,14 +199,21 @@ async fn lockout_from_one_address_does_not_lock_out_the_user_elsewhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockout_answers_429_with_retry_after_in_minutes() {
     let s = settings();
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     for _ in 0..5 {
         login(&app, "10.1.1.1", "alice", "guess").await;
     }
     let r = login(&app, "10.1.1.1", "alice", "guess").await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     let secs: u64 = r.retry_after.expect("Retry-After").parse().unwrap();
-    assert!((890..=900).contains(&secs), "the 15-minute cool-off: {secs}");
+    assert!(
+        (890..=900).contains(&secs),
+        "the 15-minute cool-off: {secs}"
+    );
     assert!(
         r.body
             .contains("Too many failed login attempts. Try again in 15 minutes."),
@@ -214,7 +230,11 @@ async fn credential_stuffing_from_one_address_is_slowed_not_refused() {
         login_delay_max: 0.2,
         ..settings()
     };
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     let ip = "192.0.2.10";
     let mut times = Vec::new();
     // More than the 20 failures per address that used to refuse every login from it.
@@ -247,7 +267,11 @@ async fn username_delay_slows_distributed_guessing_when_enabled() {
         login_delay_max: 0.1,
         ..settings()
     };
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     for i in 0..3 {
         login(&app, &format!("10.9.0.{i}"), "alice", "guess").await;
     }
@@ -288,7 +312,11 @@ async fn signup_username_enumeration_is_throttled() {
         signup_limit_per_ip: 3,
         ..settings()
     };
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     let probe = |ip: &'static str, name: &'static str| {
         let app = app.clone();
         async move {
@@ -336,7 +364,11 @@ async fn password_reset_requests_are_throttled_per_address_and_per_email() {
             .to_string(),
         ..settings()
     };
-    let app = site(s.clone(), seeded_users().await, Throttle::in_memory(config(&s)));
+    let app = site(
+        s.clone(),
+        seeded_users().await,
+        Throttle::in_memory(config(&s)),
+    );
     let reset = |ip: &'static str, email: &'static str| {
         let app = app.clone();
         async move { post(&app, ip, "/accounts/password_reset/", &[("email", email)]).await }

@@ -208,7 +208,9 @@ fn throttle(
         return Throttle::in_memory(config);
     }
     let store: Arc<dyn ThrottleStore> = match &stores.db {
-        crate::context::Database::Sql(db) => Arc::new(sesame::sql::SqlThrottleStore::new(db.clone())),
+        crate::context::Database::Sql(db) => {
+            Arc::new(sesame::sql::SqlThrottleStore::new(db.clone()))
+        }
         crate::context::Database::Mongo(db) => {
             Arc::new(sesame::mongodb::MongoThrottleStore::new(db.clone()))
         }

@@ -390,11 +390,7 @@ fn throttle_is_shared_by_two_sesame_serve_processes() {
         let r = login(br, "Tr0ub4dor&3-long");
         assert_eq!(r.status, 429, "{}", r.body);
         assert!(r.header("retry-after").is_some());
-        assert!(
-            r.body.contains("Try again in 15 minutes."),
-            "{}",
-            r.body
-        );
+        assert!(r.body.contains("Try again in 15 minutes."), "{}", r.body);
     }
     drop((first, second));
     for suffix in ["", "-wal", "-shm"] {

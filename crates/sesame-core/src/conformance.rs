@@ -673,7 +673,11 @@ pub async fn throttle_store_suite(store: Arc<dyn crate::auth::throttle::Throttle
         .expect("incr");
     tokio::time::sleep(Duration::from_millis(300)).await;
     store.clear_expired().await.expect("clear_expired");
-    assert_eq!(store.get(&gone).await.expect("get"), None, "{name}: cleared");
+    assert_eq!(
+        store.get(&gone).await.expect("get"),
+        None,
+        "{name}: cleared"
+    );
     assert_eq!(
         store.get(&b).await.expect("get").map(|c| c.count),
         Some(1),

@@ -7,9 +7,9 @@ use crate::config::MongoDb;
 use crate::error::MongoError;
 use crate::sessions::{bson_time, chrono_time};
 use async_trait::async_trait;
+use mongodb::IndexModel;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::{IndexOptions, ReturnDocument};
-use mongodb::IndexModel;
 use sesame_core::auth::throttle::{Count, ThrottleError, ThrottleKey, ThrottleStore};
 use std::time::Duration;
 
@@ -78,15 +78,15 @@ impl ThrottleStore for MongoThrottleStore {
     async fn increment(&self, key: &ThrottleKey, window: Duration) -> Result<Count, ThrottleError> {
         let coll = self.db.coll(THROTTLE_COLLECTION);
         let now = chrono::Utc::now();
-        let expires = now
-            + chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::days(365));
+        let expires =
+            now + chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::days(365));
         // A counter whose window has passed goes first (this matches only an expired
         // document, and every increment pushes the expiry on, so it never removes a live
         // count); the `$inc` upsert then starts it at 1.
         self.db
-            .run(coll.delete_one(
-                doc! {"_id": key.as_str(), "expires_at": {"$lte": bson_time(now)}},
-            ))
+            .run(
+                coll.delete_one(doc! {"_id": key.as_str(), "expires_at": {"$lte": bson_time(now)}}),
+            )
             .await
             .map_err(err)?;
         let update = doc! {"$inc": {"attempts": 1i64}, "$set": {"expires_at": bson_time(expires)}};

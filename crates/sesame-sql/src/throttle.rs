@@ -152,4 +152,3 @@ impl ThrottleStore for SqlThrottleStore {
         }))
     }
 }
-

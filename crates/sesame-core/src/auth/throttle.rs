@@ -74,7 +74,11 @@ impl ThrottleKey {
             hash.update((p.len() as u64).to_be_bytes());
             hash.update(p.as_bytes());
         }
-        let kind: String = kind.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+        let kind: String = kind
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(16)
+            .collect();
         Self(format!("{kind}:{}", hex::encode(hash.finalize())))
     }
 
@@ -335,11 +339,7 @@ mod tests {
             p.fields().unwrap(),
             [LockoutField::Username, LockoutField::IpAddress]
         );
-        assert!(
-            LockoutParameter::One("user_agent".into())
-                .fields()
-                .is_err()
-        );
+        assert!(LockoutParameter::One("user_agent".into()).fields().is_err());
         assert!(
             LockoutParameter::Combination(vec!["username".into(), "username".into()])
                 .fields()
