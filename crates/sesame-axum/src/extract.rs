@@ -172,8 +172,9 @@ pub enum LoginError {
         "Please enter a correct username and password. Note that both fields may be case-sensitive."
     )]
     InvalidLogin,
-    /// Too many failed attempts.
-    #[error("Too many failed login attempts. Try again in {} seconds.", .0.as_secs().max(1))]
+    /// Too many failed attempts: the wait, given in minutes to people and in seconds in
+    /// `Retry-After`.
+    #[error("Too many failed login attempts. Try again in {}.", crate::throttle::minutes_text(*.0))]
     Throttled(std::time::Duration),
     /// A store failed.
     #[error(transparent)]
@@ -188,11 +189,27 @@ impl IntoResponse for LoginError {
             }
             LoginError::Throttled(d) => (
                 StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, d.as_secs().max(1).to_string())],
+                [(header::RETRY_AFTER, retry_after(d))],
                 self.to_string(),
             )
                 .into_response(),
             LoginError::Store(e) => e.into_response(),
+        }
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up (at least 1).
+pub(crate) fn retry_after(d: std::time::Duration) -> String {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        .max(1)
+        .to_string()
+}
+
+impl From<crate::throttle::ThrottleRefusal> for LoginError {
+    fn from(r: crate::throttle::ThrottleRefusal) -> Self {
+        match r {
+            crate::throttle::ThrottleRefusal::Locked(d) => LoginError::Throttled(d),
+            crate::throttle::ThrottleRefusal::Store(e) => LoginError::Store(e.into()),
         }
     }
 }
@@ -219,25 +236,32 @@ impl AuthContext {
         })
     }
 
-    /// `authenticate(username, password)` with throttling: refused attempts never reach the
-    /// hasher, and unknown users cost the same as wrong passwords.
+    /// `authenticate(username, password)` with throttling: the attempt is counted before the
+    /// hasher runs and refused over the limit (see [`crate::throttle`]), and unknown users
+    /// cost the same as wrong passwords.
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<User, LoginError> {
+        let auth = self.auth()?;
         let throttle = &self.state.sesame.inner.throttle;
-        throttle
-            .check(username, self.state.client_ip)
-            .map_err(LoginError::Throttled)?;
-        match self
-            .auth()?
+        let attempt = throttle
+            .before_login(username, self.state.client_ip)
+            .await?;
+        match auth
             .authenticate(username, password)
             .await
             .map_err(SesameError::from)?
         {
             Some(user) => {
-                throttle.succeeded(username);
+                throttle
+                    .login_succeeded(&attempt)
+                    .await
+                    .map_err(SesameError::from)?;
                 Ok(user)
             }
             None => {
-                throttle.failed(username, self.state.client_ip);
+                throttle
+                    .login_failed(&attempt)
+                    .await
+                    .map_err(SesameError::from)?;
                 Err(LoginError::InvalidLogin)
             }
         }

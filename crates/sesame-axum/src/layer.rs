@@ -67,7 +67,7 @@ impl Sesame {
             inner: Arc::new(Inner {
                 security: crate::security::SecurityPolicy::from_settings(&settings),
                 session_config: SessionConfig::from_settings(&settings),
-                throttle: crate::throttle::Throttle::new(crate::throttle::ThrottleConfig::default()),
+                throttle: default_throttle(&settings),
                 settings,
                 store,
                 auth: None,
@@ -133,9 +133,18 @@ impl Sesame {
         self.map(|i| i.api_prefix = prefix)
     }
 
-    /// Login throttling limits.
-    pub fn with_throttle(self, config: crate::throttle::ThrottleConfig) -> Self {
-        self.map(|i| i.throttle = crate::throttle::Throttle::new(config))
+    /// Login, signup and password-reset throttling: its limits and the store of its
+    /// counters. Without this, the limits come from the settings and the counters live in
+    /// this process's memory; an application with several instances gives them one shared
+    /// store here (`sesame_sql::SqlThrottleStore`, `sesame_redis::RedisThrottleStore`,
+    /// `sesame_mongodb::MongoThrottleStore`), as `sesame serve` does.
+    pub fn with_throttle(self, throttle: crate::throttle::Throttle) -> Self {
+        self.map(|i| i.throttle = throttle)
+    }
+
+    /// The login throttle (for views that throttle other requests, such as signup).
+    pub fn throttle(&self) -> &crate::throttle::Throttle {
+        &self.inner.throttle
     }
 
     /// The host, HTTPS and header rules of Django's `SecurityMiddleware` (from the settings).
@@ -164,6 +173,18 @@ impl Sesame {
             sesame: self.clone(),
         }
     }
+}
+
+/// The throttle of [`Sesame::new`]: the settings' limits, in memory. Settings that cannot be
+/// used are logged and the defaults stand in (a constructor that cannot fail cannot refuse
+/// them); `sesame serve` checks them with `ThrottleConfig::from_settings` and refuses to
+/// start instead.
+fn default_throttle(settings: &Settings) -> crate::throttle::Throttle {
+    let config = crate::throttle::ThrottleConfig::from_settings(settings).unwrap_or_else(|e| {
+        tracing::error!(target: "sesame::throttle", error = %e, "throttle settings ignored; using the defaults");
+        crate::throttle::ThrottleConfig::default()
+    });
+    crate::throttle::Throttle::in_memory(config)
 }
 
 /// A per-request value made on first use (the user, their permissions), and replaced when a

@@ -280,11 +280,11 @@ async fn build(
     );
     let sesame = Sesame::new(settings, sessions.clone())
         .with_auth(auth)
-        .with_throttle(throttle::ThrottleConfig {
-            per_username: 3,
-            per_address: 50,
-            window: std::time::Duration::from_secs(60),
-        });
+        .with_throttle(throttle::Throttle::in_memory(throttle::ThrottleConfig {
+            failure_limit: 3,
+            cooloff: std::time::Duration::from_secs(60),
+            ..Default::default()
+        }));
 
     let app = Router::new()
         .route("/untouched", get(|| async { "ok" }))

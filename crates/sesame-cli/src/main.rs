@@ -446,6 +446,12 @@ async fn migrate(stores: &context::Stores) -> Result<(), CliError> {
             sesame::sql::EXTRA_TABLE
         );
     }
+    if report.created_throttle_table {
+        println!(
+            "Created {} (the login throttle's counters, shared by every instance).",
+            sesame::sql::THROTTLE_TABLE
+        );
+    }
     println!(
         "Created {} missing default permission(s).",
         report.created_permissions
@@ -470,6 +476,12 @@ async fn migrate_mongo(
     }
     if report.ttl_converted {
         println!("Turned the expire_date index into a TTL index (expireAfterSeconds: 0).");
+    }
+    if report.created_throttle_index {
+        println!(
+            "Created the TTL index {} of the login throttle's counters.",
+            sesame::mongodb::THROTTLE_TTL_INDEX
+        );
     }
     for w in &report.warnings {
         eprintln!("warning: {w}");

@@ -198,6 +198,44 @@ pub struct Settings {
     /// `SIGNED_COOKIE_LEGACY_SALT_FALLBACK`.
     pub signed_cookie_legacy_salt_fallback: bool,
 
+    /// django-axes' `AXES_ENABLED`: throttle logins, signups and password-reset requests
+    /// (see `docs/login-throttling.md`).
+    pub axes_enabled: bool,
+    /// django-axes' `AXES_FAILURE_LIMIT`: failed logins allowed per lockout key within the
+    /// cool-off; the next attempt is refused (429) before any password is hashed. At least 1.
+    pub axes_failure_limit: u32,
+    /// django-axes' `AXES_COOLOFF_TIME`, in hours as in django-axes (`0.25` = 15 minutes):
+    /// how long a lockout key is remembered after its last failure. Also the window of the
+    /// address and username delays and of the signup and reset limits.
+    pub axes_cooloff_time: f64,
+    /// django-axes' `AXES_LOCKOUT_PARAMETERS`: what a lockout is keyed by, each entry
+    /// `"username"`, `"ip_address"` or a combination (`["username", "ip_address"]`, in the
+    /// environment `username+ip_address`). The default, the pair, never lets one address
+    /// lock a user out elsewhere.
+    pub axes_lockout_parameters: Vec<crate::auth::throttle::LockoutParameter>,
+    /// Failed logins from one client address (over all usernames) within the cool-off after
+    /// which each further login from it waits, growing from `login_delay_initial` to
+    /// `login_delay_max` (0 = off). Slows credential stuffing without refusing every user
+    /// behind a shared address.
+    pub login_ip_delay_after: u32,
+    /// Failed logins for one username (from every address) within the cool-off after which
+    /// each further login for it waits (0 = off, the default: anyone who knows a username
+    /// could otherwise slow its owner's logins).
+    pub login_username_delay_after: u32,
+    /// The first delay, in seconds; each further failure doubles it.
+    pub login_delay_initial: f64,
+    /// The longest delay, in seconds (at most 300).
+    pub login_delay_max: f64,
+    /// Counters kept at most by the in-memory throttle store (the `memory` session engine);
+    /// the stalest go first when it is full.
+    pub login_throttle_max_keys: usize,
+    /// Signup requests allowed per client address within the cool-off (0 = no limit).
+    pub signup_limit_per_ip: u32,
+    /// Password-reset requests allowed per client address within the cool-off (0 = no limit).
+    pub password_reset_limit_per_ip: u32,
+    /// Password-reset requests allowed per e-mail address within the cool-off (0 = no limit).
+    pub password_reset_limit_per_email: u32,
+
     /// Where users, groups, permissions and (with the `db` engine) sessions live.
     pub database_url: String,
     /// Redis for the `cache` and `cached_db` engines.
@@ -317,6 +355,18 @@ impl Default for Settings {
             message_level: 20,
             message_tags: BTreeMap::new(),
             signed_cookie_legacy_salt_fallback: true,
+            axes_enabled: true,
+            axes_failure_limit: 5,
+            axes_cooloff_time: 0.25,
+            axes_lockout_parameters: crate::auth::throttle::default_lockout_parameters(),
+            login_ip_delay_after: 20,
+            login_username_delay_after: 0,
+            login_delay_initial: 1.0,
+            login_delay_max: 30.0,
+            login_throttle_max_keys: 100_000,
+            signup_limit_per_ip: 20,
+            password_reset_limit_per_ip: 20,
+            password_reset_limit_per_email: 5,
             database_url: "sqlite://sesame.sqlite3".into(),
             cache_url: None,
             cache_key_prefix: String::new(),

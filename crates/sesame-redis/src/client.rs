@@ -305,7 +305,7 @@ impl RedisCache {
     /// restart of Redis while the service was idle costs no error at all. Repeating is safe for
     /// every command used here: a `SET NX` whose first reply was lost answers "exists" the
     /// second time, and the session retries with a new key, leaving a record that expires.
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
         let mut conn = self.pool[turn].clone();
         match cmd.query_async(&mut conn).await {

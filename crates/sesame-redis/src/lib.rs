@@ -57,6 +57,7 @@ mod cached_db;
 mod client;
 mod config;
 pub mod pickle;
+mod throttle;
 
 pub use cache::{CACHE_KEY_PREFIX, RedisSessionStore};
 pub use cached_db::{
@@ -65,3 +66,4 @@ pub use cached_db::{
 };
 pub use client::{Condition, ConnectError, RedisCache, Written};
 pub use config::{DEFAULT_POOL_SIZE, DEFAULT_URL, RedisConfig};
+pub use throttle::{RedisThrottleStore, THROTTLE_KEY_PREFIX};

@@ -11,7 +11,7 @@ pub use templates::{BUILTIN as BUILTIN_TEMPLATES, TemplateContext, environment};
 use crate::error::SesameError;
 use crate::{AuthContext, LoginError, LoginRequired, Messages, SessionHandle};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -205,6 +205,7 @@ async fn login_submit(
     let next = f.get("next").cloned().unwrap_or_default();
     let mut non_field = Vec::new();
     let mut status = StatusCode::BAD_REQUEST;
+    let mut retry = None;
     if errors.is_empty() {
         match auth.authenticate(&username, &password).await {
             Ok(mut user) => {
@@ -218,6 +219,9 @@ async fn login_submit(
             Err(LoginError::InvalidLogin) => non_field.push(INVALID_LOGIN.to_owned()),
             Err(e @ LoginError::Throttled(_)) => {
                 status = StatusCode::TOO_MANY_REQUESTS;
+                if let LoginError::Throttled(d) = e {
+                    retry = Some(d);
+                }
                 non_field.push(e.to_string());
             }
             Err(LoginError::Store(e)) => return Err(e),
@@ -225,11 +229,41 @@ async fn login_submit(
     }
     let ctx = TemplateContext::from_auth(&auth).await?;
     let form = context! { username, errors, non_field_errors => non_field };
-    Ok(site.render(
+    let page = site.render(
         status,
         "registration/login.html",
         merge(ctx, context! { form, next }),
-    ))
+    );
+    Ok(with_retry_after(page, retry))
+}
+
+/// A 429 page says when to come back, in the header as well as in words.
+fn with_retry_after(mut page: Response, retry: Option<std::time::Duration>) -> Response {
+    if let Some(d) = retry
+        && let Ok(v) = header::HeaderValue::from_str(&crate::extract::retry_after(d))
+    {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    page
+}
+
+/// Count a signup or reset request; `Ok(Some(wait))` when it is over its limit, an error (503)
+/// when the throttle's store failed.
+async fn throttled(
+    result: Result<(), crate::throttle::ThrottleRefusal>,
+) -> Result<Option<std::time::Duration>, SesameError> {
+    match result {
+        Ok(()) => Ok(None),
+        Err(crate::throttle::ThrottleRefusal::Locked(d)) => Ok(Some(d)),
+        Err(crate::throttle::ThrottleRefusal::Store(e)) => Err(e.into()),
+    }
+}
+
+fn too_many_requests(what: &str, d: std::time::Duration) -> String {
+    format!(
+        "Too many {what}. Try again in {}.",
+        crate::throttle::minutes_text(d)
+    )
 }
 
 async fn logout(
@@ -272,6 +306,23 @@ async fn signup_submit(
     let email = normalize_email(f.get("email").map(String::as_str).unwrap_or_default());
     let p1 = required(&f, "password1", &mut errors);
     let p2 = required(&f, "password2", &mut errors);
+    // Counted before anything is looked up: the answers below tell whether a username or an
+    // e-mail address has an account.
+    let state = auth.request_state();
+    let throttle = state.sesame().throttle();
+    if let Some(wait) = throttled(throttle.signup(state.client_ip()).await).await? {
+        let ctx = TemplateContext::from_auth(&auth).await?;
+        let form = context! { username, email, errors => context! {}, non_field_errors => vec![too_many_requests("signup attempts", wait)] };
+        let page = site.render(
+            StatusCode::TOO_MANY_REQUESTS,
+            "registration/signup.html",
+            merge(
+                ctx,
+                context! { form, password_help => site.password_help() },
+            ),
+        );
+        return Ok(with_retry_after(page, Some(wait)));
+    }
     if !username.is_empty() {
         if let Err(m) = validate_username(&username) {
             errors.entry("username".into()).or_default().push(m.into());
@@ -525,6 +576,27 @@ async fn password_reset_submit(
             merge(ctx, context! { form => context! { email, errors } }),
         ));
     }
+    let state = auth.request_state();
+    let throttle = state.sesame().throttle();
+    if let Some(wait) = throttled(
+        throttle
+            .password_reset(state.client_ip(), &normalize_email(&email))
+            .await,
+    )
+    .await?
+    {
+        let errors = BTreeMap::from([(
+            "email".to_owned(),
+            vec![too_many_requests("password reset requests", wait)],
+        )]);
+        let ctx = TemplateContext::from_auth(&auth).await?;
+        let page = site.render(
+            StatusCode::TOO_MANY_REQUESTS,
+            "registration/password_reset_form.html",
+            merge(ctx, context! { form => context! { email, errors } }),
+        );
+        return Ok(with_retry_after(page, Some(wait)));
+    }
     // Django's PasswordResetForm: the domain of `get_current_site(request)` (the host
     // validated against ALLOWED_HOSTS, never a raw Host header) and HTTPS when the request
     // came over it.
@@ -660,7 +732,9 @@ async fn reset_confirm_submit(
         // link works again too), and once the password is saved nothing is left to fail.
         {
             let mut s = session.lock().await;
-            s.remove(RESET_SESSION_TOKEN).await.map_err(SesameError::from)?;
+            s.remove(RESET_SESSION_TOKEN)
+                .await
+                .map_err(SesameError::from)?;
             s.save().await.map_err(SesameError::from)?;
         }
         site.inner.users.set_password(&user.id, &encoded).await?;
