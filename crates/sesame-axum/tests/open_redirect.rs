@@ -3,6 +3,8 @@
 //! parser (the standard Chromium and Firefox follow: tabs and newlines dropped, leading C0
 //! controls and spaces stripped, `\` read as `/` in http(s) URLs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use axum::http::StatusCode;
 use proptest::prelude::*;
 use sesame_axum::redirect::{iri_to_uri, safe_next};
