@@ -172,7 +172,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn django_cases() {
+    fn test_url_has_allowed_host_and_scheme() {
         let hosts = ["testserver", "example.com:8000"];
         for good in [
             "/view/?param=http://example.com",
