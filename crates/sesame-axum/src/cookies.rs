@@ -49,8 +49,10 @@ fn unquote(v: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'\\' && i + 1 < bytes.len() {
             let oct = &bytes[i + 1..bytes.len().min(i + 4)];
-            if oct.len() == 3 && oct.iter().all(|b| (b'0'..=b'7').contains(b)) {
-                out.push((oct[0] - b'0') * 64 + (oct[1] - b'0') * 8 + (oct[2] - b'0'));
+            // Python's pattern is `\\[0-3][0-7][0-7]`: three octal digits up to `\377`, one
+            // byte. `\4xx` and above are not escapes (and would overflow a byte).
+            if let [a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7'] = *oct {
+                out.push((a - b'0') * 64 + (b - b'0') * 8 + (c - b'0'));
                 i += 4;
                 continue;
             }
@@ -201,6 +203,17 @@ mod tests {
         assert_eq!(get_cookie("novalue; b=2", "b").as_deref(), Some("2"));
         assert_eq!(get_cookie("", "b"), None);
         assert_eq!(get_cookie(";;;=;", "b"), None);
+    }
+
+    /// Found by the `cookie` fuzz target: `"\777"` in a quoted value overflowed a byte, which
+    /// panics in debug builds (a dropped connection for any `Cookie` header holding it).
+    /// Python reads `\4..` to `\7..` as a backslash escape of the digit, as here now.
+    #[test]
+    fn octal_escape_above_377_is_not_octal_and_does_not_overflow() {
+        assert_eq!(get_cookie("a=\"\\777\"", "a").as_deref(), Some("777"));
+        assert_eq!(get_cookie("a=\"\\400x\"", "a").as_deref(), Some("400x"));
+        assert_eq!(get_cookie("a=\"\\377\"", "a").as_deref(), Some("\u{fffd}"));
+        assert_eq!(get_cookie("a=\"\\101\\77\"", "a").as_deref(), Some("A77"));
     }
 
     #[test]

@@ -19,6 +19,14 @@ pub fn url_has_allowed_host_and_scheme(
     allowed_hosts: &[&str],
     require_https: bool,
 ) -> bool {
+    // An ASCII control character anywhere (even where `trim` would drop it: the caller sends
+    // the URL as given) refuses the URL. Browsers drop tab, CR and LF before reading the host
+    // (`/\t/evil.com` is `//evil.com` to them), and no control character can be sent in a
+    // `Location` header (the redirect would fail as a 500). Django's `urlsplit` strips the
+    // first three and accepts; refusing is the safe side of both.
+    if url.chars().any(|c| c.is_ascii_control()) {
+        return false;
+    }
     let url = url.trim();
     if url.is_empty() {
         return false;
@@ -173,6 +181,32 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Found by the `next` fuzz target: a tab, CR or LF after the first character passed, so
+    /// `/\t/evil.com` redirected a browser to evil.com, and any control character made a
+    /// `Location` that cannot be sent (a 500 after a successful login).
+    #[test]
+    fn control_characters_inside_next_are_refused() {
+        let hosts = ["testserver"];
+        for bad in [
+            "/\t/evil.com",
+            "/\n/evil.com",
+            "/\r\n/evil.com",
+            "\\\t\\evil.com",
+            "https:/\t/evil.com",
+            "/accounts/profile/\x01",
+            "/a\x7fb",
+            "//testserver\t.evil.com/",
+            "/accounts/profile/\n",
+            "\t/accounts/profile/",
+        ] {
+            assert!(
+                !url_has_allowed_host_and_scheme(bad, &hosts, false),
+                "{bad:?}"
+            );
+        }
+        assert!(url_has_allowed_host_and_scheme(" /a b/ ", &hosts, false));
     }
 
     #[test]
