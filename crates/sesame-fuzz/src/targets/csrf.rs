@@ -21,7 +21,8 @@ pub const TARGET: Target = Target {
 };
 
 fn in_alphabet(s: &str) -> bool {
-    s.bytes().all(|b| CSRF_ALLOWED_CHARS.as_bytes().contains(&b))
+    s.bytes()
+        .all(|b| CSRF_ALLOWED_CHARS.as_bytes().contains(&b))
 }
 
 /// A 32-character string of the alphabet made from any bytes.
@@ -63,7 +64,10 @@ fn run(data: &[u8]) {
         assert!(token == secret || unmask_cipher_token(&token) == secret);
     }
     // The token as the site reads it from a form body.
-    let body = format!("csrfmiddlewaretoken={}", sesame_axum::redirect::quote(&token));
+    let body = format!(
+        "csrfmiddlewaretoken={}",
+        sesame_axum::redirect::quote(&token)
+    );
     assert_eq!(
         sesame_axum::form_field(body.as_bytes(), "csrfmiddlewaretoken").as_deref(),
         Some(token.as_str())

@@ -24,7 +24,11 @@ fn run(data: &[u8]) {
         Err(e) => panic!("pairs {pairs:?} do not encode: {e}"),
     };
     let again = serde_urlencoded::from_str::<Vec<(String, String)>>(&encoded).ok();
-    assert_eq!(again.as_ref(), Some(&pairs), "round trip through {encoded:?}");
+    assert_eq!(
+        again.as_ref(),
+        Some(&pairs),
+        "round trip through {encoded:?}"
+    );
     for name in pairs
         .iter()
         .map(|(k, _)| k.as_str())

@@ -103,6 +103,15 @@ fn seeds() -> Vec<Vec<u8>> {
     let _ = full.to_writer(&mut raw);
     vec![
         raw,
-        join(&[b"\x03", b"\x2a", b"", b"\x01", b"", b"admin", b"\x06", b"\xff\xff\xff\xff\xff\xff\xff\x7f"]),
+        join(&[
+            b"\x03",
+            b"\x2a",
+            b"",
+            b"\x01",
+            b"",
+            b"admin",
+            b"\x06",
+            b"\xff\xff\xff\xff\xff\xff\xff\x7f",
+        ]),
     ]
 }

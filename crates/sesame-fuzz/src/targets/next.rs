@@ -27,13 +27,17 @@ const HOSTS: &[&str] = &["testserver", "example.com:8000"];
 /// schemes). `None` for a URL that stays on the site (relative), else the scheme and the
 /// authority's host and port (lower-case).
 fn browser_target(url: &str) -> Option<(String, String)> {
-    let url: String = url.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    let url: String = url
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
     let url = url.trim_matches(|c: char| c <= ' ');
     let url = url.replace('\\', "/");
     let scheme_end = url.find(':').filter(|&i| {
         let s = &url[..i];
         s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     });
     let (scheme, rest) = match scheme_end {
         Some(i) => (url[..i].to_ascii_lowercase(), &url[i + 1..]),

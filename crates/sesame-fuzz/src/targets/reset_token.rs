@@ -79,13 +79,30 @@ fn run(data: &[u8]) {
     };
     assert!(!generator.check_token_at(other, &made, ts));
     let by_old_key = old.make_token_at(user, ts);
-    assert!(generator.check_token_at(user, &by_old_key, ts), "fallback key");
+    assert!(
+        generator.check_token_at(user, &by_old_key, ts),
+        "fallback key"
+    );
 }
 
 fn seeds() -> Vec<Vec<u8>> {
     vec![
-        join(&[b"MQ", b"c4ak5x-0123456789abcdef0123456789abcdef", b"1", b"pbkdf2_sha256$1000000$salt$hash", b"a@example.com", b"\x00\x10\x5e\x5f", b"\x00\xa0\xf0\x2c"]),
-        join(&[b"NjU0ZjFhMmIzYzRkNWU2Zjc4OTBhYmNk", b"zzzzzzzzzzzzz-", b"", b"!", b""]),
+        join(&[
+            b"MQ",
+            b"c4ak5x-0123456789abcdef0123456789abcdef",
+            b"1",
+            b"pbkdf2_sha256$1000000$salt$hash",
+            b"a@example.com",
+            b"\x00\x10\x5e\x5f",
+            b"\x00\xa0\xf0\x2c",
+        ]),
+        join(&[
+            b"NjU0ZjFhMmIzYzRkNWU2Zjc4OTBhYmNk",
+            b"zzzzzzzzzzzzz-",
+            b"",
+            b"!",
+            b"",
+        ]),
         join(&[b"=====", b"-"]),
     ]
 }

@@ -49,7 +49,12 @@ fn run(data: &[u8]) {
         .with_salt("fuzz")
         .with_fallback_keys([KEY]);
     assert_eq!(rotated.unsign(&signed).ok(), Some(value.as_str()));
-    assert!(Signer::new(OLD_KEY).with_salt("fuzz").unsign(&signed).is_err());
+    assert!(
+        Signer::new(OLD_KEY)
+            .with_salt("fuzz")
+            .unsign(&signed)
+            .is_err()
+    );
     assert!(Signer::new(KEY).with_salt("other").unsign(&signed).is_err());
 
     // Any separator the signer accepts round-trips too.
@@ -69,7 +74,10 @@ fn run(data: &[u8]) {
         assert_eq!(b62_decode(&b62_encode(ts)), Some(ts));
     }
     assert_eq!(b36_decode(&b36_encode(ts as u64)), Some(ts as u64));
-    assert_eq!(b64_decode(&b64_encode(value.as_bytes())), Some(value.into_bytes()));
+    assert_eq!(
+        b64_decode(&b64_encode(value.as_bytes())),
+        Some(value.into_bytes())
+    );
 
     // Payloads: whatever JSON the input holds, compressed or not.
     if let Ok(v) = pyjson::loads(&whole) {
@@ -83,7 +91,10 @@ fn run(data: &[u8]) {
         }
         let t = stamped.sign_object_at(&v, true, 1_700_000_000);
         let back = stamped.unsign_object_at(&t, Some(10.0), 1_700_000_000.0);
-        assert_eq!(back.ok().map(|b| pyjson::dumps_compact(&b)), Some(canonical));
+        assert_eq!(
+            back.ok().map(|b| pyjson::dumps_compact(&b)),
+            Some(canonical)
+        );
     }
 }
 
@@ -91,7 +102,10 @@ fn seeds() -> Vec<Vec<u8>> {
     let s = TimestampSigner::from_signer(Signer::new(KEY).with_salt("fuzz"));
     vec![
         s.sign_at("hello", 1_700_000_000).into_bytes(),
-        Signer::new(KEY).with_salt("fuzz").sign("value:with:colons").into_bytes(),
+        Signer::new(KEY)
+            .with_salt("fuzz")
+            .sign("value:with:colons")
+            .into_bytes(),
         join(&[b"value", b"/", b"\x00\x00\x00\x80"]),
         br#"{"a":[1,2.5,"\u00e9",{"b":null}],"big":123456789012345678901234567890}"#.to_vec(),
         b".eJyrVkpUsgKTxSVKtQ".to_vec(),
