@@ -414,6 +414,8 @@ def main() -> int:
     ap.add_argument("--bin", default=None, help="the sesame binary (default: $CARGO_TARGET_DIR/debug/sesame)")
     ap.add_argument("--logins", type=float, default=0.01, help="share of requests that are real logins with a random next")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--show-no-response", type=int, default=0, metavar="N",
+                    help="print the first N requests that got no response (malformed ones, mostly)")
     args = ap.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -486,6 +488,9 @@ def main() -> int:
                 route = data.split(b" ", 2)[1][:40].decode("latin-1") if data.count(b" ") >= 2 else "?"
             status = status_of(resp)
             counts[status] += 1
+            if status == "no response" and args.show_no_response > 0:
+                args.show_no_response -= 1
+                print(f"  no response to request {i}: {printable(data, learnt, 300)}")
             if status.startswith("5") and status != "503":
                 violation = f"request {i}: status {status}\n{printable(data, learnt)}\nresponse: {printable(resp, learnt, 600)}"
                 break
