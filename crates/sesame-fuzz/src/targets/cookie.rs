@@ -20,11 +20,15 @@ pub const TARGET: Target = Target {
 fn run(data: &[u8]) {
     let header = String::from_utf8_lossy(data);
     let parsed = parse_cookie(&header);
-    for (i, (name, value)) in parsed.iter().enumerate() {
-        assert!(
-            parsed[i + 1..].iter().all(|(n, _)| n != name),
-            "{name:?} twice in {parsed:?}"
-        );
+    let mut names: Vec<&str> = parsed.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert!(
+        names.windows(2).all(|w| w[0] != w[1]),
+        "a name twice in {parsed:?}"
+    );
+    // `get_cookie` parses the whole header again: a few names, not all (n² per input).
+    let few = parsed.len().min(4);
+    for (name, value) in parsed[..few].iter().chain(&parsed[parsed.len() - few..]) {
         assert_eq!(
             get_cookie(&header, name).as_deref(),
             Some(value.as_str()),
