@@ -71,7 +71,17 @@ try {
   await submit();
   if (!page.url().endsWith("/accounts/profile/")) throw new Error(`LOGIN_REDIRECT_URL not used: ${page.url()}`);
   await expectText("walker@example.com");
-  console.log("browser walk: OK (signup, logout, login with next, password change, reset, login)");
+
+  // Issue 15: a `next` with a tab, which Chromium drops from a Location and then reads as
+  // `//evil.example/x`. The login form carries it in its hidden field.
+  step = "open redirect through a tab in next";
+  await Promise.all([page.waitForLoadState("load"), page.click('header button[type="submit"]')]);
+  await page.goto(`${url}/accounts/login/?next=${encodeURIComponent("/\t/evil.example/x")}`);
+  await fill({ username: "walker", password: "Res3t-walk-pass-ok" });
+  await submit();
+  if (!page.url().startsWith(`${url}/`)) throw new Error(`redirected off the site: ${page.url()}`);
+  if (!page.url().endsWith("/accounts/profile/")) throw new Error(`unsafe next not replaced: ${page.url()}`);
+  console.log("browser walk: OK (signup, logout, login with next, password change, reset, login, open redirect refused)");
 } catch (e) {
   const file = join(shots, `failure-${step.replace(/\W+/g, "-")}.png`);
   await page.screenshot({ path: file, fullPage: true });

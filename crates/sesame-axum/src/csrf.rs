@@ -165,17 +165,6 @@ fn header<'a>(req: &'a Request<Body>, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-fn is_secure(req: &Request<Body>) -> bool {
-    req.uri().scheme_str() == Some("https")
-}
-
-fn host(req: &Request<Body>) -> String {
-    header(req, "host")
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default()
-}
-
 /// `https://*.example.com` matches `https://a.example.com`; other entries match exactly.
 fn origin_trusted(origin: &str, trusted: &[String]) -> bool {
     trusted.iter().any(|t| {
@@ -204,8 +193,10 @@ pub(crate) async fn check(
         return Ok(req);
     }
     let settings = state.sesame.settings();
-    let secure = is_secure(&req);
-    let host = host(&req);
+    // The host validated against ALLOWED_HOSTS, and HTTPS as SECURE_PROXY_SSL_HEADER says:
+    // behind a TLS-terminating proxy the Referer check runs, as in Django.
+    let secure = state.security.is_secure();
+    let host = state.security.host();
     if let Some(origin) = header(&req, "origin") {
         let scheme = if secure { "https" } else { "http" };
         if origin != format!("{scheme}://{host}")

@@ -42,6 +42,12 @@ impl From<StoreError> for SesameError {
     }
 }
 
+impl From<sesame_core::auth::throttle::ThrottleError> for SesameError {
+    fn from(e: sesame_core::auth::throttle::ThrottleError) -> Self {
+        SesameError::Store(e.to_string())
+    }
+}
+
 impl From<sesame_core::auth::hashers::HashError> for SesameError {
     fn from(e: sesame_core::auth::hashers::HashError) -> Self {
         SesameError::Store(e.to_string())

@@ -3,7 +3,7 @@
 
 use crate::error::SesameError;
 use crate::layer::RequestState;
-use crate::redirect::{login_url_with_next, url_has_allowed_host_and_scheme};
+use crate::redirect::login_url_with_next;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -172,8 +172,9 @@ pub enum LoginError {
         "Please enter a correct username and password. Note that both fields may be case-sensitive."
     )]
     InvalidLogin,
-    /// Too many failed attempts.
-    #[error("Too many failed login attempts. Try again in {} seconds.", .0.as_secs().max(1))]
+    /// Too many failed attempts: the wait, given in minutes to people and in seconds in
+    /// `Retry-After`.
+    #[error("Too many failed login attempts. Try again in {}.", crate::throttle::minutes_text(*.0))]
     Throttled(std::time::Duration),
     /// A store failed.
     #[error(transparent)]
@@ -188,11 +189,27 @@ impl IntoResponse for LoginError {
             }
             LoginError::Throttled(d) => (
                 StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, d.as_secs().max(1).to_string())],
+                [(header::RETRY_AFTER, retry_after(d))],
                 self.to_string(),
             )
                 .into_response(),
             LoginError::Store(e) => e.into_response(),
+        }
+    }
+}
+
+/// `Retry-After` in whole seconds, rounded up (at least 1).
+pub(crate) fn retry_after(d: std::time::Duration) -> String {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        .max(1)
+        .to_string()
+}
+
+impl From<crate::throttle::ThrottleRefusal> for LoginError {
+    fn from(r: crate::throttle::ThrottleRefusal) -> Self {
+        match r {
+            crate::throttle::ThrottleRefusal::Locked(d) => LoginError::Throttled(d),
+            crate::throttle::ThrottleRefusal::Store(e) => LoginError::Store(e.into()),
         }
     }
 }
@@ -219,25 +236,32 @@ impl AuthContext {
         })
     }
 
-    /// `authenticate(username, password)` with throttling: refused attempts never reach the
-    /// hasher, and unknown users cost the same as wrong passwords.
+    /// `authenticate(username, password)` with throttling: the attempt is counted before the
+    /// hasher runs and refused over the limit (see [`crate::throttle`]), and unknown users
+    /// cost the same as wrong passwords.
     pub async fn authenticate(&self, username: &str, password: &str) -> Result<User, LoginError> {
+        let auth = self.auth()?;
         let throttle = &self.state.sesame.inner.throttle;
-        throttle
-            .check(username, self.state.client_ip)
-            .map_err(LoginError::Throttled)?;
-        match self
-            .auth()?
+        let attempt = throttle
+            .before_login(username, self.state.client_ip)
+            .await?;
+        match auth
             .authenticate(username, password)
             .await
             .map_err(SesameError::from)?
         {
             Some(user) => {
-                throttle.succeeded(username);
+                throttle
+                    .login_succeeded(&attempt)
+                    .await
+                    .map_err(SesameError::from)?;
                 Ok(user)
             }
             None => {
-                throttle.failed(username, self.state.client_ip);
+                throttle
+                    .login_failed(&attempt)
+                    .await
+                    .map_err(SesameError::from)?;
                 Err(LoginError::InvalidLogin)
             }
         }
@@ -277,6 +301,50 @@ impl AuthContext {
             .await?)
     }
 
+    /// A password change with this session kept (Django's `PasswordChangeView` after the form
+    /// validates): `save_password` stores `encoded` (e.g. `users.set_password(&id, &encoded)`)
+    /// between the session's two steps, so that an error (503) means the old password and
+    /// this session are as they were, and success means the new password is saved and every
+    /// other session of the user ends. See [`Auth::change_password`](sesame_core::auth::Auth::change_password).
+    ///
+    /// ```
+    /// use sesame_axum::{AuthContext, LoginRequired, SesameError};
+    /// use sesame_core::auth::store::AuthStore;
+    /// use std::sync::Arc;
+    /// async fn change(
+    ///     auth: AuthContext,
+    ///     LoginRequired(mut user): LoginRequired,
+    ///     users: Arc<dyn AuthStore>,
+    ///     encoded: String,
+    /// ) -> Result<&'static str, SesameError> {
+    ///     let id = user.id.clone();
+    ///     let save = encoded.clone();
+    ///     auth.change_password(&mut user, encoded, async move { users.set_password(&id, &save).await })
+    ///         .await?;
+    ///     Ok("changed")
+    /// }
+    /// ```
+    pub async fn change_password<F>(
+        &self,
+        user: &mut User,
+        encoded: String,
+        save_password: F,
+    ) -> Result<(), SesameError>
+    where
+        F: std::future::Future<Output = Result<(), sesame_core::auth::store::AuthStoreError>>
+            + Send,
+    {
+        {
+            let mut session = self.state.session.lock().await;
+            self.auth()?
+                .change_password(&mut session, user, encoded, save_password)
+                .await?;
+        }
+        // The rest of the request sees the user with the new password.
+        self.state.user.set(Some(user.clone())).await;
+        Ok(())
+    }
+
     /// The current user.
     pub async fn user(&self) -> Result<Option<User>, SesameError> {
         current_user(&self.state).await
@@ -291,18 +359,11 @@ impl AuthContext {
     }
 
     /// A safe `next` target, or `fallback`: Django's `url_has_allowed_host_and_scheme` with
-    /// the request's host as the allowed host.
-    pub fn safe_next<'a>(
-        &self,
-        next: Option<&'a str>,
-        host: Option<&str>,
-        fallback: &'a str,
-    ) -> &'a str {
-        let hosts: Vec<&str> = host.into_iter().collect();
-        match next {
-            Some(n) if url_has_allowed_host_and_scheme(n, &hosts, false) => n,
-            _ => fallback,
-        }
+    /// the request's validated host (`ALLOWED_HOSTS`) as the allowed host, and HTTPS
+    /// required on a secure request.
+    pub fn safe_next<'a>(&self, next: Option<&'a str>, fallback: &'a str) -> &'a str {
+        let security = &self.state.security;
+        crate::redirect::safe_next(next, security.host(), security.is_secure(), fallback)
     }
 }
 

@@ -50,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) throttle: crate::throttle::Throttle,
     pub(crate) session_user: Option<Arc<dyn sesame_core::session::SessionUserStore>>,
     pub(crate) prefetch_permissions: bool,
+    pub(crate) security: crate::security::SecurityPolicy,
 }
 
 impl Sesame {
@@ -64,8 +65,9 @@ impl Sesame {
         };
         Self {
             inner: Arc::new(Inner {
+                security: crate::security::SecurityPolicy::from_settings(&settings),
                 session_config: SessionConfig::from_settings(&settings),
-                throttle: crate::throttle::Throttle::new(crate::throttle::ThrottleConfig::default()),
+                throttle: default_throttle(&settings),
                 settings,
                 store,
                 auth: None,
@@ -90,6 +92,7 @@ impl Sesame {
                 throttle: shared.throttle.clone(),
                 session_user: shared.session_user.clone(),
                 prefetch_permissions: shared.prefetch_permissions,
+                security: shared.security.clone(),
             },
         };
         f(&mut inner);
@@ -130,9 +133,23 @@ impl Sesame {
         self.map(|i| i.api_prefix = prefix)
     }
 
-    /// Login throttling limits.
-    pub fn with_throttle(self, config: crate::throttle::ThrottleConfig) -> Self {
-        self.map(|i| i.throttle = crate::throttle::Throttle::new(config))
+    /// Login, signup and password-reset throttling: its limits and the store of its
+    /// counters. Without this, the limits come from the settings and the counters live in
+    /// this process's memory; an application with several instances gives them one shared
+    /// store here (`sesame_sql::SqlThrottleStore`, `sesame_redis::RedisThrottleStore`,
+    /// `sesame_mongodb::MongoThrottleStore`), as `sesame serve` does.
+    pub fn with_throttle(self, throttle: crate::throttle::Throttle) -> Self {
+        self.map(|i| i.throttle = throttle)
+    }
+
+    /// The login throttle (for views that throttle other requests, such as signup).
+    pub fn throttle(&self) -> &crate::throttle::Throttle {
+        &self.inner.throttle
+    }
+
+    /// The host, HTTPS and header rules of Django's `SecurityMiddleware` (from the settings).
+    pub fn security_policy(&self) -> &crate::security::SecurityPolicy {
+        &self.inner.security
     }
 
     /// The settings.
@@ -156,6 +173,18 @@ impl Sesame {
             sesame: self.clone(),
         }
     }
+}
+
+/// The throttle of [`Sesame::new`]: the settings' limits, in memory. Settings that cannot be
+/// used are logged and the defaults stand in (a constructor that cannot fail cannot refuse
+/// them); `sesame serve` checks them with `ThrottleConfig::from_settings` and refuses to
+/// start instead.
+fn default_throttle(settings: &Settings) -> crate::throttle::Throttle {
+    let config = crate::throttle::ThrottleConfig::from_settings(settings).unwrap_or_else(|e| {
+        tracing::error!(target: "sesame::throttle", error = %e, "throttle settings ignored; using the defaults");
+        crate::throttle::ThrottleConfig::default()
+    });
+    crate::throttle::Throttle::in_memory(config)
 }
 
 /// A per-request value made on first use (the user, their permissions), and replaced when a
@@ -206,12 +235,24 @@ pub struct RequestState {
     pub(crate) messages: Arc<std::sync::Mutex<crate::messages::MessageState>>,
     pub(crate) client_ip: Option<std::net::IpAddr>,
     pub(crate) raw_messages_cookie: Option<String>,
+    pub(crate) security: crate::security::RequestSecurity,
 }
 
 impl RequestState {
     /// The configuration.
     pub fn sesame(&self) -> &Sesame {
         &self.sesame
+    }
+
+    /// The request's validated host and scheme.
+    pub fn security(&self) -> &crate::security::RequestSecurity {
+        &self.security
+    }
+
+    /// The client's address: the connection's, or the one the trusted proxy reported
+    /// (`trusted_proxy_header`, `trusted_proxy_count`).
+    pub fn client_ip(&self) -> Option<std::net::IpAddr> {
+        self.client_ip
     }
 }
 
@@ -260,6 +301,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let sesame = self.sesame.clone();
         Box::pin(async move {
+            let policy = &sesame.inner.security;
+            // Django's SecurityMiddleware and CommonMiddleware come first: a foreign Host
+            // or a plain-HTTP request under SECURE_SSL_REDIRECT goes no further.
+            let security = match policy.check_request(&req) {
+                Ok(s) => s,
+                Err(mut refused) => {
+                    policy.finish_response(None, &mut refused);
+                    return Ok(refused);
+                }
+            };
             let settings = &sesame.inner.settings;
             let cookie_header: String = req
                 .headers()
@@ -288,10 +339,11 @@ where
                 raw_key.as_deref(),
             );
             let csrf_cookie = cookie(&settings.csrf_cookie_name);
-            let client_ip = req
+            let connection_ip = req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
                 .map(|c| c.0.ip());
+            let client_ip = policy.client_ip(req.headers(), connection_ip);
             let state = RequestState {
                 sesame: sesame.clone(),
                 session: Arc::new(Mutex::new(session)),
@@ -303,14 +355,18 @@ where
                 messages: Default::default(),
                 client_ip,
                 raw_messages_cookie: cookie(sesame_core::messages::COOKIE_NAME),
+                security: security.clone(),
             };
             req.extensions_mut().insert(state.clone());
+            req.extensions_mut().insert(security.clone());
 
             let response = match crate::csrf::check(&state, req).await {
                 Ok(req) => inner.call(req).await?,
                 Err(rejection) => rejection,
             };
-            Ok(finish(&state, raw_key.is_some(), response).await)
+            let mut response = finish(&state, raw_key.is_some(), response).await;
+            policy.finish_response(Some(&security), &mut response);
+            Ok(response)
         })
     }
 }

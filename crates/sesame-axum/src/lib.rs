@@ -42,6 +42,7 @@ mod extract;
 mod layer;
 mod messages;
 pub mod redirect;
+pub mod security;
 pub mod site;
 pub mod throttle;
 

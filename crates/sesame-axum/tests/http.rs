@@ -79,15 +79,13 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(auth: AuthContext, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(auth: AuthContext, Form(f): Form<LoginForm>) -> Response {
     match auth.authenticate(&f.username, &f.password).await {
         Ok(mut user) => {
             if let Err(e) = auth.login(&mut user).await {
                 return e.into_response();
             }
-            let host = headers.get("host").and_then(|h| h.to_str().ok());
-            Redirect::to(auth.safe_next(f.next.as_deref(), host, "/accounts/profile/"))
-                .into_response()
+            Redirect::to(auth.safe_next(f.next.as_deref(), "/accounts/profile/")).into_response()
         }
         Err(e) => e.into_response(),
     }
@@ -282,11 +280,11 @@ async fn build(
     );
     let sesame = Sesame::new(settings, sessions.clone())
         .with_auth(auth)
-        .with_throttle(throttle::ThrottleConfig {
-            per_username: 3,
-            per_address: 50,
-            window: std::time::Duration::from_secs(60),
-        });
+        .with_throttle(throttle::Throttle::in_memory(throttle::ThrottleConfig {
+            failure_limit: 3,
+            cooloff: std::time::Duration::from_secs(60),
+            ..Default::default()
+        }));
 
     let app = Router::new()
         .route("/untouched", get(|| async { "ok" }))
@@ -326,9 +324,8 @@ async fn build(
         .route("/msg/show", get(|m: Messages| async move {
             m.take().await.map(|ms| ms.iter().map(|m| m.message.clone()).collect::<Vec<_>>().join("|"))
         }))
-        .route("/next", get(|a: AuthContext, q: Query<HashMap<String, String>>, h: HeaderMap| async move {
-            let host = h.get("host").and_then(|h| h.to_str().ok()).map(str::to_owned);
-            a.safe_next(q.get("next").map(String::as_str), host.as_deref(), "/fallback").to_owned()
+        .route("/next", get(|a: AuthContext, q: Query<HashMap<String, String>>| async move {
+            a.safe_next(q.get("next").map(String::as_str), "/fallback").to_owned()
         }))
         .layer(sesame.layer());
 

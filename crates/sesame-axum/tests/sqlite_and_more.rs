@@ -121,6 +121,11 @@ impl Client {
         if !cookie.is_empty() {
             req.headers_mut().insert("cookie", cookie.parse().unwrap());
         }
+        // As a browser sends it (a request with no Host is refused, as Django refuses it).
+        if !req.headers().contains_key("host") {
+            req.headers_mut()
+                .insert("host", "localhost".parse().unwrap());
+        }
         let resp = self.app.clone().oneshot(req).await.unwrap();
         for c in resp.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
@@ -284,6 +289,7 @@ async fn csrf_use_sessions() {
 async fn referer_checks_on_https() {
     let (app, _, path) = app(Settings {
         csrf_trusted_origins: vec!["https://*.trusted.example".into()],
+        allowed_hosts: vec!["site.example".into(), "localhost".into()],
         ..settings()
     })
     .await;

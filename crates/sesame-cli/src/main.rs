@@ -357,6 +357,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // A mistyped SESAME_* variable is otherwise ignored, and the protection it meant stays off.
+    for warning in Settings::unknown_env_warnings(std::env::vars()) {
+        eprintln!("warning: {warning}");
+    }
     let result = Settings::load(&cli.config)
         .map_err(|e| CliError::usage(e.to_string()))
         .and_then(|settings| run(cli.command, settings));
@@ -442,6 +446,12 @@ async fn migrate(stores: &context::Stores) -> Result<(), CliError> {
             sesame::sql::EXTRA_TABLE
         );
     }
+    if report.created_throttle_table {
+        println!(
+            "Created {} (the login throttle's counters, shared by every instance).",
+            sesame::sql::THROTTLE_TABLE
+        );
+    }
     println!(
         "Created {} missing default permission(s).",
         report.created_permissions
@@ -466,6 +476,12 @@ async fn migrate_mongo(
     }
     if report.ttl_converted {
         println!("Turned the expire_date index into a TTL index (expireAfterSeconds: 0).");
+    }
+    if report.created_throttle_index {
+        println!(
+            "Created the TTL index {} of the login throttle's counters.",
+            sesame::mongodb::THROTTLE_TTL_INDEX
+        );
     }
     for w in &report.warnings {
         eprintln!("warning: {w}");

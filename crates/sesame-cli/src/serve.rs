@@ -7,6 +7,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sesame::axum::Sesame;
 use sesame::axum::site::Site;
+use sesame::axum::throttle::{Throttle, ThrottleConfig};
+use sesame::core::auth::throttle::ThrottleStore;
 use sesame::core::auth::{Auth, ModelBackend};
 use sesame::core::session::{MemorySessionStore, SessionCodec, SessionStore, SignedCookieStore};
 use sesame::core::settings::Settings;
@@ -67,6 +69,10 @@ async fn log_requests(req: Request, next: Next) -> Response {
 
 /// Serve until Ctrl-C (or SIGTERM).
 pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
+    // Refused before anything is opened: a throttle setting that cannot be used must stop
+    // the start, not fall back quietly.
+    let throttle_config = ThrottleConfig::from_settings(&settings)
+        .map_err(|e| CliError::usage(format!("{e} (see docs/login-throttling.md)")))?;
     ensure_secret_key(&mut settings)?;
     let stores = crate::context::open(&settings, false).await?;
     let stores = match stores.db.clone() {
@@ -144,7 +150,9 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         settings.secret_key_fallbacks.clone(),
         settings.auth_backend_path.clone(),
     );
-    let mut sesame = Sesame::new(settings.clone(), sessions.clone()).with_auth(auth);
+    let mut sesame = Sesame::new(settings.clone(), sessions.clone())
+        .with_auth(auth)
+        .with_throttle(throttle(&settings, &stores, throttle_config));
     if matches!(
         settings.session_engine.as_str(),
         "db" | "django.contrib.sessions.backends.db"
@@ -167,6 +175,13 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::runtime(e.to_string()))?;
+    if settings.allowed_hosts.is_empty() && !settings.debug {
+        eprintln!(
+            "warning: ALLOWED_HOSTS is empty, so only localhost, 127.0.0.1 and [::1] are served \
+             (any other Host gets 400); for production set SESAME_ALLOWED_HOSTS=www.example.com \
+             (comma-separated) or allowed_hosts in sesame.toml"
+        );
+    }
     if !addr.ip().is_loopback() && !settings.session_cookie_secure {
         eprintln!(
             "warning: serving on {addr} without SESSION_COOKIE_SECURE; set SESAME_SESSION_COOKIE_SECURE=true behind HTTPS"
@@ -186,6 +201,28 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
     .map_err(|e| CliError::runtime(e.to_string()))?;
     eprintln!("Shut down cleanly.");
     Ok(())
+}
+
+/// The login throttle's counters: in the users' database, so that every `sesame serve` over
+/// it enforces one limit (three processes behind a proxy count together); in memory only
+/// with the `memory` session engine, whose sessions are per process anyway.
+fn throttle(
+    settings: &Settings,
+    stores: &crate::context::Stores,
+    config: ThrottleConfig,
+) -> Throttle {
+    if settings.session_engine == "memory" {
+        return Throttle::in_memory(config);
+    }
+    let store: Arc<dyn ThrottleStore> = match &stores.db {
+        crate::context::Database::Sql(db) => {
+            Arc::new(sesame::sql::SqlThrottleStore::new(db.clone()))
+        }
+        crate::context::Database::Mongo(db) => {
+            Arc::new(sesame::mongodb::MongoThrottleStore::new(db.clone()))
+        }
+    };
+    Throttle::new(config, store)
 }
 
 /// On MongoDB: an empty database gets its indexes and default permissions (as an empty SQLite

@@ -348,3 +348,67 @@ fn password_reset_mail_over_smtp() {
     assert!(out.contains("To: mailer@example.com"), "{out}");
     assert!(out.contains("/accounts/reset/"), "{out}");
 }
+
+/// Two `sesame serve` processes over one SQLite file, as two instances behind a proxy: the
+/// failures counted by one are seen by the other, so together they allow five, not ten.
+#[test]
+fn throttle_is_shared_by_two_sesame_serve_processes() {
+    let db = std::env::temp_dir().join(format!(
+        "sesame-shared-throttle-{}-{}.sqlite3",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let url = format!("sqlite://{}", db.display());
+    let env = [
+        ("SESAME_DATABASE_URL", url.as_str()),
+        ("SESAME_SECRET_KEY", "shared-throttle-key"),
+        ("SESAME_PASSWORD_HASHERS", "md5"),
+    ];
+    let first = serve_with(&env);
+    let second = serve_with(&env);
+    let mut a = Browser::new(&first);
+    assert_eq!(
+        a.signup("alice", "", "Tr0ub4dor&3-long").status,
+        302,
+        "signed up on the first"
+    );
+    let mut b = Browser::new(&second);
+    let login = |br: &mut Browser, password: &str| {
+        br.post(
+            "/accounts/login/",
+            &[("username", "alice"), ("password", password)],
+        )
+    };
+    for i in 0..5 {
+        let br = if i % 2 == 0 { &mut a } else { &mut b };
+        assert_eq!(login(br, "guess").status, 400, "failure {i}");
+    }
+    for br in [&mut a, &mut b] {
+        let r = login(br, "Tr0ub4dor&3-long");
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert!(r.header("retry-after").is_some());
+        assert!(r.body.contains("Try again in 15 minutes."), "{}", r.body);
+    }
+    drop((first, second));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
+/// A throttle setting that cannot work stops `sesame serve` with a message naming it.
+#[test]
+fn invalid_throttle_settings_are_refused_at_start_up() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .arg("serve")
+        .env("SESAME_AXES_FAILURE_LIMIT", "0")
+        .env("SESAME_BIND", "127.0.0.1:0")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("axes_failure_limit"), "{err}");
+}

@@ -595,3 +595,114 @@ pub async fn auth_store_suite(store: Arc<dyn AuthStore>) {
             .is_none()
     );
 }
+
+/// Every behaviour of [`ThrottleStore`](crate::auth::throttle::ThrottleStore): counting,
+/// expiry, reset, independence of keys, and above all that concurrent increments never lose
+/// or repeat a count. Keys are random, so the store may be shared with other data.
+pub async fn throttle_store_suite(store: Arc<dyn crate::auth::throttle::ThrottleStore>) {
+    use crate::auth::throttle::ThrottleKey;
+    use std::time::Duration;
+    let name = store.name();
+    let run = new_session_key();
+    let key = |k: &str| ThrottleKey::new("conformance", &[&run, k]);
+    let minute = Duration::from_secs(60);
+
+    // counting
+    let a = key("a");
+    assert_eq!(store.get(&a).await.expect("get"), None, "{name}: missing");
+    for n in 1..=3 {
+        let c = store.increment(&a, minute).await.expect("increment");
+        assert_eq!(c.count, n, "{name}: increment {n}");
+        assert!(
+            c.expires_in <= minute && c.expires_in > Duration::from_secs(50),
+            "{name}: window {:?}",
+            c.expires_in
+        );
+    }
+    let got = store.get(&a).await.expect("get").expect("counted");
+    assert_eq!(got.count, 3, "{name}: get after three");
+    assert!(got.expires_in <= minute, "{name}: time left");
+
+    // keys are independent
+    let b = key("b");
+    assert_eq!(store.increment(&b, minute).await.expect("incr").count, 1);
+    assert_eq!(store.get(&a).await.expect("get").map(|c| c.count), Some(3));
+
+    // reset
+    store.reset(&a).await.expect("reset");
+    store.reset(&a).await.expect("reset twice is fine");
+    assert_eq!(store.get(&a).await.expect("get"), None, "{name}: reset");
+    assert_eq!(
+        store.increment(&a, minute).await.expect("incr").count,
+        1,
+        "{name}: counting starts again after a reset"
+    );
+
+    // expiry: a counter whose window passed starts again at 1, and each count renews it
+    let short = Duration::from_millis(1500);
+    let e = key("expiring");
+    store.increment(&e, short).await.expect("incr");
+    store.increment(&e, short).await.expect("incr");
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        store.increment(&e, short).await.expect("incr").count,
+        3,
+        "{name}: still in the window"
+    );
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(
+        store.get(&e).await.expect("get").map(|c| c.count),
+        Some(3),
+        "{name}: every count renews the window"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        store.get(&e).await.expect("get"),
+        None,
+        "{name}: expired counter is gone"
+    );
+    assert_eq!(
+        store.increment(&e, short).await.expect("incr").count,
+        1,
+        "{name}: an expired counter starts again"
+    );
+    let gone = key("gone");
+    store
+        .increment(&gone, Duration::from_millis(100))
+        .await
+        .expect("incr");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.clear_expired().await.expect("clear_expired");
+    assert_eq!(
+        store.get(&gone).await.expect("get"),
+        None,
+        "{name}: cleared"
+    );
+    assert_eq!(
+        store.get(&b).await.expect("get").map(|c| c.count),
+        Some(1),
+        "{name}: clear_expired keeps live counters"
+    );
+
+    // concurrency: 50 parallel increments see 1..=50, each exactly once
+    let c = key("concurrent");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            let c = c.clone();
+            tokio::spawn(async move { store.increment(&c, minute).await.expect("incr").count })
+        })
+        .collect();
+    let mut seen = BTreeSet::new();
+    for t in tasks {
+        seen.insert(t.await.expect("task"));
+    }
+    assert_eq!(
+        seen,
+        (1..=50).collect::<BTreeSet<u64>>(),
+        "{name}: concurrent increments are atomic"
+    );
+    for k in [&a, &b, &e, &c] {
+        store.reset(k).await.expect("reset");
+    }
+}

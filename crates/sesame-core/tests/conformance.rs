@@ -25,3 +25,11 @@ async fn memory_session_store_with_limit() {
 async fn memory_auth_store() {
     auth_store_suite(Arc::new(MemoryAuthStore::new())).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_throttle_store() {
+    sesame_core::conformance::throttle_store_suite(Arc::new(
+        sesame_core::auth::throttle::MemoryThrottleStore::new(10_000),
+    ))
+    .await;
+}

@@ -32,9 +32,8 @@ pub struct Target {
     pub seeds: fn() -> Vec<Vec<u8>>,
 }
 
-/// Every target. **To add one** (the Host-header validator, Django's `split_domain_port` and
-/// `validate_host`, is the next): write `targets::<name>::{run, seeds}`, add a line here,
-/// add `fuzz/fuzz_targets/<name>.rs` (three lines, as the others) and its `[[bin]]` in
+/// Every target. **To add one**: write `targets::<name>::{run, seeds}`, add a line here, add
+/// `fuzz/fuzz_targets/<name>.rs` (three lines, as the others) and its `[[bin]]` in
 /// `fuzz/Cargo.toml`. `scripts/fuzz` and `tests/smoke.rs` pick it up from this list.
 pub const TARGETS: &[Target] = &[
     targets::cookie::TARGET,
@@ -47,7 +46,8 @@ pub const TARGETS: &[Target] = &[
     targets::reset_token::TARGET,
     targets::mongo_user::TARGET,
     targets::pyjson::TARGET,
-    // targets::host::TARGET,  <- Host header (split_domain_port / validate_host), to come.
+    targets::host::TARGET,
+    // New targets here (and in fuzz/Cargo.toml, fuzz/fuzz_targets/).
 ];
 
 /// The target called `name`.

@@ -3,6 +3,7 @@
 pub mod cookie;
 pub mod csrf;
 pub mod form;
+pub mod host;
 pub mod mongo_user;
 pub mod next;
 pub mod pickle;

@@ -378,6 +378,9 @@ pub async fn check_indexes(db: &MongoDb) -> Result<Vec<IndexProblem>, MongoError
 pub struct MigrateReport {
     /// Indexes created, as `collection.name`.
     pub created: Vec<String>,
+    /// The TTL index of Sesame's `sesame_login_throttle` collection was created (apart from
+    /// `created`, which lists the indexes of Django's collections).
+    pub created_throttle_index: bool,
     /// The `expire_date` index was turned into a TTL index with `collMod`.
     pub ttl_converted: bool,
     /// Problems left in place, with the reason (never fatal: see [`IndexProblem`]).
@@ -416,6 +419,10 @@ pub async fn migrate(db: &MongoDb) -> Result<MigrateReport, MongoError> {
             },
         }
     }
+    // The throttle's counters expire by themselves; the stores never depend on it (reads
+    // filter on the expiry and expired counters are swept), so it is not in
+    // `required_indexes` and a database without it still starts.
+    report.created_throttle_index = crate::throttle::ensure_ttl_index(db).await?;
     Ok(report)
 }
 

@@ -38,6 +38,7 @@ pub mod import;
 mod indexes;
 mod session_user;
 mod sessions;
+mod throttle;
 
 pub use auth::{EXTRA_FIELD, MongoAuthStore};
 pub use config::{Collections, MongoConfig, MongoDb};
@@ -49,6 +50,7 @@ pub use indexes::{
 pub use mongodb;
 pub use session_user::MongoSessionWithUser;
 pub use sessions::{CLEAR_BATCH, MongoSessionStore, USER_ID_FIELD};
+pub use throttle::{MongoThrottleStore, THROTTLE_COLLECTION, THROTTLE_TTL_INDEX};
 
 /// The readers of stored documents that the crate keeps to itself, opened to the fuzz targets
 /// of `crates/sesame-fuzz` (a document in the database is outside input: Django, a migration

@@ -41,3 +41,16 @@ async fn integer_users_from_counters() {
 async fn string_users() {
     suite(IdKind::Str).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_store() {
+    let Some(t) = fresh(IdKind::ObjectId).await else {
+        return;
+    };
+    migrate(&t.db).await.expect("migrate");
+    sesame_core::conformance::throttle_store_suite(Arc::new(
+        sesame_mongodb::MongoThrottleStore::new(t.db.clone()),
+    ))
+    .await;
+    t.drop_db().await;
+}

@@ -12,11 +12,13 @@ use chrono::{TimeDelta, Utc};
 use sesame_core::auth::store::{AuthStore, AuthStoreError};
 use sesame_core::auth::{IdKind, NewUser};
 use sesame_core::session::{
-    SessionCodec, SessionData, SessionRecord, SessionStore, StoreError, new_session_key,
+    Session, SessionCodec, SessionConfig, SessionData, SessionRecord, SessionStore, StoreError,
+    new_session_key,
 };
 use sesame_mongodb::{MongoAuthStore, MongoConfig, MongoSessionStore, migrate};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -217,4 +219,73 @@ async fn a_server_that_never_answers_is_a_typed_timeout() {
     assert!(db.ping().await.is_err());
     assert!(started.elapsed() < TIMEOUT + Duration::from_secs(2));
     held.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_a_stopped_server_answers_an_error_and_leaves_the_session_valid() {
+    // The session is one document, deleted in one step: when the server is down the logout
+    // fails as a whole, and must say so without forgetting the key (no cookie deleted on the
+    // 503 while the record still opens the session for whoever else holds the key).
+    if common::base_uri().is_none() {
+        return;
+    }
+    let (Some(dir), Some(python)) = (tools_dir(), venv_python()) else {
+        common::skip(
+            "the mongoeco stand-in (SESAME_MONGO_TOOLS and its venv) is not available to restart",
+        );
+        return;
+    };
+    let data = std::env::temp_dir().join(format!("{}.sqlite3", common::unique_name()));
+    let mut server = TestServer {
+        python,
+        script: dir.join("mongoeco_serve.py"),
+        port: free_port(),
+        data: data.clone(),
+        child: None,
+    };
+    server.start().await;
+    let url = format!(
+        "mongodb://127.0.0.1:{}/logout?directConnection=true",
+        server.port
+    );
+    let db = MongoConfig::new(&url)
+        .with_timeout(TIMEOUT)
+        .connect()
+        .await
+        .unwrap();
+    migrate(&db).await.unwrap();
+    let store = Arc::new(MongoSessionStore::new(db.clone(), SessionCodec::new("k")));
+    let mut s = Session::new(store.clone(), SessionConfig::default(), None);
+    s.insert("_auth_user_id", "1".into()).await.unwrap();
+    s.save().await.unwrap();
+    let key = s.session_key().unwrap().to_owned();
+
+    let mut logout = Session::new(store.clone(), SessionConfig::default(), Some(&key));
+    assert!(logout.load().await.unwrap().contains_key("_auth_user_id"));
+    server.stop().await;
+    let err = logout.flush().await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
+    assert_eq!(logout.session_key(), Some(key.as_str()), "the key is kept");
+    assert!(
+        !logout.is_empty() && !logout.modified(),
+        "the session is untouched"
+    );
+
+    server.start().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let loaded = loop {
+        match store.load(&key).await {
+            Ok(found) => break found,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "did not recover: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert!(loaded.is_some(), "the failed logout changed nothing");
+    // Once the server answers, the same logout is done and final.
+    logout.flush().await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap(), None);
+    server.stop().await;
+    let _ = std::fs::remove_file(&data);
 }

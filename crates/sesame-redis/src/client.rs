@@ -170,20 +170,11 @@ impl RedisCache {
         expire_date: DateTime<Utc>,
         condition: Condition,
     ) -> Result<Written, StoreError> {
-        let value = pickle::dumps(data).map_err(|e| StoreError::Backend(Box::new(e)))?;
-        if self.config.max_size > 0 && value.len() > self.config.max_size {
-            return Err(StoreError::TooLarge {
-                size: value.len(),
-                limit: self.config.max_size,
-            });
-        }
+        let value = self.pickle(data)?;
         let full_key = self.make_key(key);
-        // Milliseconds rather than Django's whole seconds, so the key goes at the record's
-        // expiry date itself and not up to a second later.
-        let ttl_ms = (expire_date - Utc::now()).num_milliseconds();
-        if ttl_ms <= 0 {
+        let Some(ttl_ms) = ttl_ms(expire_date) else {
             return self.expire_now(&full_key, condition).await;
-        }
+        };
         let mut cmd = redis::cmd("SET");
         cmd.arg(&full_key).arg(value).arg("PX").arg(ttl_ms);
         match condition {
@@ -202,6 +193,69 @@ impl RedisCache {
         } else {
             Written::ConditionFailed
         })
+    }
+
+    /// Store `data` under `key` until `expire_date` unless the cache key `marker` exists, in
+    /// one atomic step: [`Written::ConditionFailed`] when the marker refused the write. This
+    /// is how a copy read from the database before a logout is kept from landing in the cache
+    /// after it (see [`revoke`](Self::revoke)).
+    pub async fn set_session_unless(
+        &self,
+        key: &str,
+        marker: &str,
+        data: &SessionData,
+        expire_date: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let value = self.pickle(data)?;
+        let full_key = self.make_key(key);
+        let Some(ttl_ms) = ttl_ms(expire_date) else {
+            return self.expire_now(&full_key, Condition::Always).await;
+        };
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(SET_UNLESS_MARKED)
+            .arg(2)
+            .arg(&full_key)
+            .arg(self.make_key(marker))
+            .arg(value)
+            .arg(ttl_ms);
+        let stored: i64 = self.query(&cmd).await?;
+        Ok(if stored == 1 {
+            Written::Done
+        } else {
+            Written::ConditionFailed
+        })
+    }
+
+    /// Set the cache key `marker` for `ttl` and delete `key`, in one atomic step: from then
+    /// on [`set_session_unless`](Self::set_session_unless) with this marker writes nothing
+    /// until the marker expires. Returns whether `key` was there.
+    pub async fn revoke(
+        &self,
+        key: &str,
+        marker: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(REVOKE)
+            .arg(2)
+            .arg(self.make_key(key))
+            .arg(self.make_key(marker))
+            .arg(ttl_ms);
+        let deleted: i64 = self.query(&cmd).await?;
+        Ok(deleted > 0)
+    }
+
+    /// The pickle of `data`, refused over `max_size`.
+    fn pickle(&self, data: &SessionData) -> Result<Vec<u8>, StoreError> {
+        let value = pickle::dumps(data).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        if self.config.max_size > 0 && value.len() > self.config.max_size {
+            return Err(StoreError::TooLarge {
+                size: value.len(),
+                limit: self.config.max_size,
+            });
+        }
+        Ok(value)
     }
 
     /// A write whose expiry has already passed.
@@ -251,7 +305,7 @@ impl RedisCache {
     /// restart of Redis while the service was idle costs no error at all. Repeating is safe for
     /// every command used here: a `SET NX` whose first reply was lost answers "exists" the
     /// second time, and the session retries with a new key, leaving a record that expires.
-    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
         let mut conn = self.pool[turn].clone();
         match cmd.query_async(&mut conn).await {
@@ -262,6 +316,23 @@ impl RedisCache {
             other => other.map_err(store_error),
         }
     }
+}
+
+/// `SET KEYS[1] ARGV[1] PX ARGV[2]` unless `KEYS[2]` exists; 1 if written. One script, so
+/// that no revocation can fall between the check and the write.
+const SET_UNLESS_MARKED: &str = "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end \
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
+
+/// Mark `KEYS[2]` for `ARGV[1]` ms and delete `KEYS[1]`; the number of keys deleted.
+const REVOKE: &str = "redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) \
+return redis.call('DEL', KEYS[1])";
+
+/// Milliseconds until `expire_date`, or `None` once it has passed. Milliseconds rather than
+/// Django's whole seconds, so the key goes at the record's expiry date itself and not up to
+/// a second later.
+fn ttl_ms(expire_date: DateTime<Utc>) -> Option<i64> {
+    let ms = (expire_date - Utc::now()).num_milliseconds();
+    (ms > 0).then_some(ms)
 }
 
 /// Outages become [`StoreError::Unavailable`], anything else [`StoreError::Backend`]; the web

@@ -18,6 +18,28 @@
 //! [`StoreError::Unavailable`](sesame_core::session::StoreError::Unavailable) (503 in the web
 //! layer), and once it is back they work again without a restart.
 //!
+//! ## Logouts and outages: what a 503 means
+//!
+//! A logout (`flush`), a login's key rotation (`cycle_key`) and a password change end a
+//! session key. Whatever fails and in whichever order Redis and the database go down and come
+//! back, an error (503) means nothing was changed (the session still works, and says so
+//! honestly: the logout did not happen), and success means the key opens nothing any more,
+//! in any process.
+//!
+//! - [`RedisSessionStore`]: the session is one key; `delete` is one `DEL`. (A reply lost after
+//!   Redis ran it is reported as an error although the key is gone: the safe side.)
+//! - [`CachedDbSessionStore`]: `delete` revokes the cached copy first (a marker that refuses
+//!   later writes of the copy, and a `DEL`, in one atomic step), then deletes the database
+//!   row, then deletes the copy again. A failure of either of the first two steps is the 503
+//!   with nothing changed; once the row is gone the logout is done, and a failure of the last
+//!   step only leaves this process distrusting that key's copy until it can delete it.
+//!   Refills and saves of the copy never land after a logout (the marker refuses them). The
+//!   details, and the one cross-process case this does not cover, are in the docs of
+//!   [`CachedDbSessionStore`] and its module.
+//! - The session layer keeps the session as it was when a store fails (no cookie is deleted on
+//!   a 503), and `Auth::change_password` (sesame-core) stores the session's new key before the
+//!   new password and deletes the old key after it.
+//!
 //! ```no_run
 //! use sesame_redis::{CachedDbSessionStore, RedisConfig, RedisSessionStore};
 //! use sesame_core::session::{MemorySessionStore, SessionCodec, SessionStore};
@@ -35,8 +57,13 @@ mod cached_db;
 mod client;
 mod config;
 pub mod pickle;
+mod throttle;
 
 pub use cache::{CACHE_KEY_PREFIX, RedisSessionStore};
-pub use cached_db::{CACHE_ERROR_TARGET, CACHED_DB_KEY_PREFIX, CachedDbSessionStore};
+pub use cached_db::{
+    CACHE_ERROR_TARGET, CACHED_DB_KEY_PREFIX, CachedDbSessionStore, DEFAULT_REVOCATION_TTL,
+    MAX_UNTRUSTED_KEYS, REVOKED_KEY_PREFIX,
+};
 pub use client::{Condition, ConnectError, RedisCache, Written};
 pub use config::{DEFAULT_POOL_SIZE, DEFAULT_URL, RedisConfig};
+pub use throttle::{RedisThrottleStore, THROTTLE_KEY_PREFIX};

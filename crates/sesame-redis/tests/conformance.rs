@@ -101,3 +101,13 @@ async fn cached_db_over_mongodb() {
     let _ = mongo.database().drop().await;
     t.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_store() {
+    let Some(t) = fresh().await else { return };
+    sesame_core::conformance::throttle_store_suite(Arc::new(
+        sesame_redis::RedisThrottleStore::new(t.cache.clone()),
+    ))
+    .await;
+    t.cleanup().await;
+}

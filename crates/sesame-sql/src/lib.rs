@@ -32,8 +32,10 @@ mod db;
 mod schema;
 mod sessions;
 mod sqlite_reader;
+mod throttle;
 
 pub use auth::{EXTRA_TABLE, SqlAuthStore, SqlSessionWithUser};
 pub use db::{Backend, ConnectError, Db, PoolSettings};
 pub use schema::{MigrateError, MigrateReport, SchemaState, migrate, schema_state};
 pub use sessions::{CLEAR_BATCH, SESSION_USER_TABLE, SqlSessionStore};
+pub use throttle::{SqlThrottleStore, THROTTLE_TABLE};

@@ -65,6 +65,9 @@ pub struct MigrateReport {
     pub created_extra_table: bool,
     /// `sesame_session_user` (the session → user index for one-round-trip loads) was created.
     pub created_session_index: bool,
+    /// `sesame_login_throttle` (the login throttle's counters, shared by every instance)
+    /// was created.
+    pub created_throttle_table: bool,
     /// Default content types and permissions that were missing and were created.
     pub created_permissions: usize,
 }
@@ -116,7 +119,8 @@ pub fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
 }
 
 /// Create Django's schema on an empty database (or leave a complete one alone), record the
-/// migrations, add Sesame's `sesame_user_extra` table, and create the default content types
+/// migrations, add Sesame's tables (`sesame_user_extra`, `sesame_session_user`,
+/// `sesame_login_throttle`), and create the default content types
 /// and permissions that are missing.
 pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
     let mut report = MigrateReport::default();
@@ -177,6 +181,12 @@ pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
         };
         db.execute_raw(ddl).await?;
         report.created_session_index = true;
+    }
+    if !db.table_exists(crate::throttle::THROTTLE_TABLE).await {
+        for ddl in crate::throttle::THROTTLE_DDL {
+            db.execute_raw(ddl).await?;
+        }
+        report.created_throttle_table = true;
     }
     report.created_permissions = create_default_rows(db).await?;
     Ok(report)

@@ -37,3 +37,28 @@ async fn postgres() {
 async fn mysql() {
     suite(Kind::MySql).await;
 }
+
+async fn throttle_suite(kind: Kind) {
+    let Some(t) = fresh(kind).await else { return };
+    migrate(&t.db).await.expect("migrate");
+    sesame_core::conformance::throttle_store_suite(Arc::new(sesame_sql::SqlThrottleStore::new(
+        t.db.clone(),
+    )))
+    .await;
+    t.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_throttle_store() {
+    throttle_suite(Kind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_throttle_store() {
+    throttle_suite(Kind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_throttle_store() {
+    throttle_suite(Kind::MySql).await;
+}

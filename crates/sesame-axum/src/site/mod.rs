@@ -11,7 +11,7 @@ pub use templates::{BUILTIN as BUILTIN_TEMPLATES, TemplateContext, environment};
 use crate::error::SesameError;
 use crate::{AuthContext, LoginError, LoginRequired, Messages, SessionHandle};
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -86,8 +86,12 @@ impl Site {
         })
     }
 
-    /// The routes of DESIGN.md's "ready-made site".
+    /// The routes of the ready-made site (the README lists them).
     pub fn router(&self) -> Router {
+        crate::security::append_slash(self.routes())
+    }
+
+    fn routes(&self) -> Router {
         Router::new()
             .route("/", get(index))
             .route("/accounts/login/", get(login_page).post(login_submit))
@@ -110,6 +114,9 @@ impl Site {
                 get(reset_confirm_page).post(reset_confirm_submit),
             )
             .route("/api/whoami", get(whoami))
+            // Django's auth views are `@never_cache`; here every page but the health check
+            // shows or takes credentials or is the user's own.
+            .route_layer(crate::security::never_cache())
             .route("/healthz", get(healthz))
             .with_state(self.clone())
     }
@@ -161,7 +168,7 @@ fn merge(base: Value, extra: Value) -> Value {
 }
 
 fn redirect(to: &str) -> Response {
-    (StatusCode::FOUND, [(header::LOCATION, to.to_owned())]).into_response()
+    crate::security::redirect(StatusCode::FOUND, to)
 }
 
 async fn index(State(site): State<Site>, ctx: TemplateContext) -> Response {
@@ -189,7 +196,6 @@ async fn login_page(
 async fn login_submit(
     State(site): State<Site>,
     auth: AuthContext,
-    headers: HeaderMap,
     form: FormData,
 ) -> Result<Response, SesameError> {
     let f = fields(form);
@@ -199,14 +205,13 @@ async fn login_submit(
     let next = f.get("next").cloned().unwrap_or_default();
     let mut non_field = Vec::new();
     let mut status = StatusCode::BAD_REQUEST;
+    let mut retry = None;
     if errors.is_empty() {
         match auth.authenticate(&username, &password).await {
             Ok(mut user) => {
                 auth.login(&mut user).await?;
-                let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
                 let target = auth.safe_next(
                     Some(&next).filter(|n| !n.is_empty()).map(String::as_str),
-                    host,
                     &site.inner.settings.login_redirect_url,
                 );
                 return Ok(redirect(target));
@@ -214,6 +219,9 @@ async fn login_submit(
             Err(LoginError::InvalidLogin) => non_field.push(INVALID_LOGIN.to_owned()),
             Err(e @ LoginError::Throttled(_)) => {
                 status = StatusCode::TOO_MANY_REQUESTS;
+                if let LoginError::Throttled(d) = e {
+                    retry = Some(d);
+                }
                 non_field.push(e.to_string());
             }
             Err(LoginError::Store(e)) => return Err(e),
@@ -221,11 +229,41 @@ async fn login_submit(
     }
     let ctx = TemplateContext::from_auth(&auth).await?;
     let form = context! { username, errors, non_field_errors => non_field };
-    Ok(site.render(
+    let page = site.render(
         status,
         "registration/login.html",
         merge(ctx, context! { form, next }),
-    ))
+    );
+    Ok(with_retry_after(page, retry))
+}
+
+/// A 429 page says when to come back, in the header as well as in words.
+fn with_retry_after(mut page: Response, retry: Option<std::time::Duration>) -> Response {
+    if let Some(d) = retry
+        && let Ok(v) = header::HeaderValue::from_str(&crate::extract::retry_after(d))
+    {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    page
+}
+
+/// Count a signup or reset request; `Ok(Some(wait))` when it is over its limit, an error (503)
+/// when the throttle's store failed.
+async fn throttled(
+    result: Result<(), crate::throttle::ThrottleRefusal>,
+) -> Result<Option<std::time::Duration>, SesameError> {
+    match result {
+        Ok(()) => Ok(None),
+        Err(crate::throttle::ThrottleRefusal::Locked(d)) => Ok(Some(d)),
+        Err(crate::throttle::ThrottleRefusal::Store(e)) => Err(e.into()),
+    }
+}
+
+fn too_many_requests(what: &str, d: std::time::Duration) -> String {
+    format!(
+        "Too many {what}. Try again in {}.",
+        crate::throttle::minutes_text(d)
+    )
 }
 
 async fn logout(
@@ -268,6 +306,23 @@ async fn signup_submit(
     let email = normalize_email(f.get("email").map(String::as_str).unwrap_or_default());
     let p1 = required(&f, "password1", &mut errors);
     let p2 = required(&f, "password2", &mut errors);
+    // Counted before anything is looked up: the answers below tell whether a username or an
+    // e-mail address has an account.
+    let state = auth.request_state();
+    let throttle = state.sesame().throttle();
+    if let Some(wait) = throttled(throttle.signup(state.client_ip()).await).await? {
+        let ctx = TemplateContext::from_auth(&auth).await?;
+        let form = context! { username, email, errors => context! {}, non_field_errors => vec![too_many_requests("signup attempts", wait)] };
+        let page = site.render(
+            StatusCode::TOO_MANY_REQUESTS,
+            "registration/signup.html",
+            merge(
+                ctx,
+                context! { form, password_help => site.password_help() },
+            ),
+        );
+        return Ok(with_retry_after(page, Some(wait)));
+    }
     if !username.is_empty() {
         if let Err(m) = validate_username(&username) {
             errors.entry("username".into()).or_default().push(m.into());
@@ -432,9 +487,13 @@ async fn password_change_submit(
     set_password_checks(&site, &user, &p1, &p2, &mut errors);
     if errors.is_empty() {
         let encoded = site.inner.hashing.make_password(p1).await?;
-        site.inner.users.set_password(&user.id, &encoded).await?;
-        user.password = encoded;
-        auth.update_session_auth_hash(&user).await?;
+        // The session's new key is stored before the password and the old key deleted after
+        // it, so that an outage gives 503 with nothing changed, or the change done everywhere.
+        let (users, id, saved) = (site.inner.users.clone(), user.id.clone(), encoded.clone());
+        auth.change_password(&mut user, encoded, async move {
+            users.set_password(&id, &saved).await
+        })
+        .await?;
         return Ok(redirect("/accounts/password_change/done/"));
     }
     let ctx = TemplateContext::from_auth(&auth).await?;
@@ -501,7 +560,6 @@ async fn password_reset_page(State(site): State<Site>, ctx: TemplateContext) -> 
 async fn password_reset_submit(
     State(site): State<Site>,
     auth: AuthContext,
-    headers: HeaderMap,
     form: FormData,
 ) -> Result<Response, SesameError> {
     let f = fields(form);
@@ -518,11 +576,33 @@ async fn password_reset_submit(
             merge(ctx, context! { form => context! { email, errors } }),
         ));
     }
-    let domain = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_owned();
+    let state = auth.request_state();
+    let throttle = state.sesame().throttle();
+    if let Some(wait) = throttled(
+        throttle
+            .password_reset(state.client_ip(), &normalize_email(&email))
+            .await,
+    )
+    .await?
+    {
+        let errors = BTreeMap::from([(
+            "email".to_owned(),
+            vec![too_many_requests("password reset requests", wait)],
+        )]);
+        let ctx = TemplateContext::from_auth(&auth).await?;
+        let page = site.render(
+            StatusCode::TOO_MANY_REQUESTS,
+            "registration/password_reset_form.html",
+            merge(ctx, context! { form => context! { email, errors } }),
+        );
+        return Ok(with_retry_after(page, Some(wait)));
+    }
+    // Django's PasswordResetForm: the domain of `get_current_site(request)` (the host
+    // validated against ALLOWED_HOSTS, never a raw Host header) and HTTPS when the request
+    // came over it.
+    let security = auth.request_state().security();
+    let domain = security.host().to_owned();
+    let protocol = security.scheme();
     for user in site.inner.users.get_users_by_email(&email).await? {
         // Django's PasswordResetForm.get_users: active users with a usable password only.
         if !user.is_active || !user.has_usable_password() {
@@ -535,7 +615,7 @@ async fn password_reset_submit(
             .templates
             .get_template("registration/password_reset_email.txt")
             .and_then(|t| {
-                t.render(context! { site_name => domain.clone(), domain => domain.clone(), protocol => "http", uid => uid_encode(&pk), token, username => user.username.clone() })
+                t.render(context! { site_name => domain.clone(), domain => domain.clone(), protocol, uid => uid_encode(&pk), token, username => user.username.clone() })
             })
             .map_err(|e| SesameError::Store(e.to_string()))?;
         let mail = Email {
@@ -647,8 +727,17 @@ async fn reset_confirm_submit(
     set_password_checks(&site, &user, &p1, &p2, &mut errors);
     if errors.is_empty() {
         let encoded = site.inner.hashing.make_password(p1).await?;
+        // The session (without the used token) is stored before the password: a store
+        // failure then answers 503 with the old password still the one that works (the
+        // link works again too), and once the password is saved nothing is left to fail.
+        {
+            let mut s = session.lock().await;
+            s.remove(RESET_SESSION_TOKEN)
+                .await
+                .map_err(SesameError::from)?;
+            s.save().await.map_err(SesameError::from)?;
+        }
         site.inner.users.set_password(&user.id, &encoded).await?;
-        session.remove(RESET_SESSION_TOKEN).await?;
         return Ok(redirect("/accounts/reset/done/"));
     }
     let ctx = TemplateContext::from_auth(&auth).await?;
@@ -671,7 +760,8 @@ async fn password_reset_complete(State(site): State<Site>, ctx: TemplateContext)
     )
 }
 
-/// The answer of `/api/whoami` (DESIGN.md), written straight from borrowed fields.
+/// The answer of `/api/whoami` (its JSON is a documented interface), written straight from
+/// borrowed fields.
 #[derive(serde::Serialize)]
 struct WhoAmI<'a> {
     authenticated: bool,

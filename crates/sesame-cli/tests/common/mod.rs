@@ -21,6 +21,19 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Stop the server and return what it wrote to stderr (its log).
+    pub fn stop_and_log(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut log = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut log);
+        }
+        log
+    }
+}
+
 pub fn serve() -> Server {
     serve_with(&[])
 }
@@ -109,10 +122,13 @@ impl<'a> Browser<'a> {
             .collect::<Vec<_>>()
             .join("; ");
         let mut req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.server.addr,
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
             body.len()
         );
+        // The server's own address, unless the test sends a Host of its own.
+        if !extra.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            req.push_str(&format!("Host: {}\r\n", self.server.addr));
+        }
         if !cookie.is_empty() {
             req.push_str(&format!("Cookie: {cookie}\r\n"));
         }
@@ -195,6 +211,16 @@ impl<'a> Browser<'a> {
     }
 
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+        self.post_with(path, form, &[])
+    }
+
+    /// `post` with extra headers (a `Host`, a proxy's `X-Forwarded-Proto`, a `Referer`).
+    pub fn post_with(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let token = self.token(if path.starts_with("/accounts/logout/") {
             "/"
         } else {
@@ -207,7 +233,7 @@ impl<'a> Browser<'a> {
             .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
             .collect::<Vec<_>>()
             .join("&");
-        self.request("POST", path, &body, &[])
+        self.request("POST", path, &body, extra)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::User;
 use super::backend::{AuthError, AuthenticationBackend, ModelBackend, UserPermissions};
+use super::store::AuthStoreError;
 use crate::crypto::{SaltedHmacSha256, constant_time_compare};
 use crate::session::Session;
 use chrono::Utc;
@@ -234,12 +235,83 @@ impl Auth {
 
     /// `update_session_auth_hash(request, user)` after a password change: keep this session
     /// (with a new key) while every other session of the user ends.
+    ///
+    /// The new hash goes into the dict before the key is cycled, so the record made under the
+    /// new key is already the final one. When this session is the user's, a failure to delete
+    /// the old record is only logged: the password is already changed, so the old record's
+    /// hash no longer matches and it cannot authenticate (the first request that presents it
+    /// flushes it). Answering an error here would report a change that was made as failed.
+    /// Prefer [`Auth::change_password`], which also makes an outage before the password is
+    /// saved change nothing.
     pub async fn update_session_auth_hash(
         &self,
         session: &mut Session,
         user: &User,
     ) -> Result<(), AuthError> {
-        session.cycle_key().await?;
+        let checkpoint = session.checkpoint();
+        self.stamp_hash(session, user).await?;
+        let old = match session.rekey().await {
+            Ok(old) => old,
+            Err(e) => {
+                session.restore(checkpoint);
+                return Err(e.into());
+            }
+        };
+        self.retire_old_record(session, old).await;
+        Ok(())
+    }
+
+    /// A password change as Django's `PasswordChangeView` makes it (`user.set_password()`,
+    /// `user.save()`, `update_session_auth_hash()`), ordered so that a failure anywhere leaves
+    /// either nothing changed or everything done:
+    ///
+    /// 1. this session's dict, with the hash of `encoded`, is stored under a fresh key; the
+    ///    old record stays. A failure here changes nothing.
+    /// 2. `save_password` stores `encoded` (the commit point). If it fails, the session goes
+    ///    back to its old key and dict and the new record is deleted (best effort: nobody has
+    ///    its key, and its hash matches no password anyone can set, the salt being random).
+    /// 3. the old record is deleted. Its failure is logged, not returned: the old record's
+    ///    hash is that of the old password, so it can no longer authenticate, nor can any
+    ///    other session of the user.
+    ///
+    /// On success `user.password` is `encoded`, and the session under its new key needs no
+    /// further write (the layer only sends the cookie), so an outage after the commit point
+    /// cannot turn the change into an error either.
+    pub async fn change_password<F>(
+        &self,
+        session: &mut Session,
+        user: &mut User,
+        encoded: String,
+        save_password: F,
+    ) -> Result<(), AuthError>
+    where
+        F: std::future::Future<Output = Result<(), AuthStoreError>> + Send,
+    {
+        let checkpoint = session.checkpoint();
+        let mut changed = user.clone();
+        changed.password = encoded;
+        if let Err(e) = self.stamp_hash(session, &changed).await {
+            session.restore(checkpoint);
+            return Err(e);
+        }
+        let old = match session.rekey().await {
+            Ok(old) => old,
+            Err(e) => {
+                session.restore(checkpoint);
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = save_password.await {
+            session.abandon_rekey(checkpoint).await;
+            return Err(e.into());
+        }
+        *user = changed;
+        self.retire_old_record(session, old).await;
+        Ok(())
+    }
+
+    /// Put the hash of `user`'s password into the session if the session is `user`'s.
+    async fn stamp_hash(&self, session: &mut Session, user: &User) -> Result<(), AuthError> {
         let logged_in = session.get(SESSION_KEY).await?;
         if logged_in.as_ref().and_then(Value::as_str) == Some(user.id.to_string().as_str()) {
             session
@@ -250,5 +322,24 @@ impl Auth {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The last step of a key change after a password change: delete the record under the
+    /// old key. A failure is logged, not returned, since the password is changed by now and an
+    /// error would report it as not done. For the user's own session the old record cannot
+    /// authenticate any more (its hash is the old password's); for anyone else's (an
+    /// administrator changing another user's password) nothing else revokes it, so the old
+    /// key stays usable until that record expires: a lost key rotation, not a lost logout.
+    async fn retire_old_record(&self, session: &mut Session, old: Option<String>) {
+        let Some(old) = old else {
+            return;
+        };
+        if let Err(e) = session.store().delete(&old).await {
+            tracing::warn!(
+                target: "sesame",
+                error = %e,
+                "could not delete the session record of the old key after a password change"
+            );
+        }
     }
 }

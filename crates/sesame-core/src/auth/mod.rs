@@ -29,6 +29,7 @@ pub mod hashers;
 pub mod login;
 pub mod memory;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 mod unicode_tables;
 pub mod user;

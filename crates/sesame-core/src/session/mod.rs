@@ -99,6 +99,21 @@ pub struct Session {
     cache: Option<SessionData>,
     accessed: bool,
     modified: bool,
+    // The stored record holds exactly `cache`, written by this request (a `create` or `save`
+    // with nothing changed since): saving again would only repeat the write. It keeps the last
+    // store write of a password change at the change itself, so that an outage after it cannot
+    // turn a completed change into an error (see `Auth::change_password`).
+    in_store: bool,
+}
+
+/// What [`Session::restore`] puts back: the state before a multi-step change that failed.
+#[derive(Clone)]
+pub(crate) struct Checkpoint {
+    key: Option<String>,
+    cache: Option<SessionData>,
+    accessed: bool,
+    modified: bool,
+    in_store: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -131,6 +146,7 @@ impl Session {
             cache: None,
             accessed: false,
             modified: false,
+            in_store: false,
         }
     }
 
@@ -182,7 +198,13 @@ impl Session {
 
     /// Mark the session as modified, e.g. after changing a nested value in place.
     pub fn mark_modified(&mut self) {
+        self.touch();
+    }
+
+    /// The dict changed: it must be written (and the cookie sent) on the way out.
+    fn touch(&mut self) {
         self.modified = true;
+        self.in_store = false;
     }
 
     /// Django's `is_empty`: no key, and nothing loaded or an empty dict.
@@ -199,7 +221,7 @@ impl Session {
                     Some(data) => data,
                     None if self.store.key_is_data() => {
                         // Django's signed_cookies engine re-issues a signed empty session.
-                        self.modified = true;
+                        self.touch();
                         SessionData::new()
                     }
                     None => {
@@ -232,14 +254,16 @@ impl Session {
     /// `session[key] = value`; returns the previous value.
     pub async fn insert(&mut self, key: &str, value: Value) -> Result<Option<Value>, StoreError> {
         let old = self.data().await?.insert(key.to_owned(), value);
-        self.modified = true;
+        self.touch();
         Ok(old)
     }
 
     /// `session.pop(key)`: modified only if the key was there.
     pub async fn remove(&mut self, key: &str) -> Result<Option<Value>, StoreError> {
         let old = self.data().await?.shift_remove(key);
-        self.modified |= old.is_some();
+        if old.is_some() {
+            self.touch();
+        }
         Ok(old)
     }
 
@@ -250,7 +274,7 @@ impl Session {
             return Ok(v.clone());
         }
         data.insert(key.to_owned(), value.clone());
-        self.modified = true;
+        self.touch();
         Ok(value)
     }
 
@@ -260,7 +284,7 @@ impl Session {
         for (k, v) in other {
             data.insert(k, v);
         }
-        self.modified = true;
+        self.touch();
         Ok(())
     }
 
@@ -273,31 +297,94 @@ impl Session {
     pub fn clear(&mut self) {
         self.cache = Some(SessionData::new());
         self.accessed = true;
-        self.modified = true;
+        self.touch();
     }
 
-    /// `flush()`: clear, delete the stored record and drop the key. The web layer then
-    /// deletes the cookie.
+    /// `flush()`: delete the stored record, then clear the dict and drop the key. The web
+    /// layer then deletes the cookie.
+    ///
+    /// All or nothing: when the store fails, the error comes back and the session is left as
+    /// it was (key, dict and flags), so that a 503 changes nothing, not even the cookie.
+    /// Django clears first; here a failed logout must not look like a done one in the browser
+    /// while the record still opens the session for whoever else holds the key.
     pub async fn flush(&mut self) -> Result<(), StoreError> {
-        self.clear();
-        if let Some(key) = self.key.take() {
-            self.store.delete(&key).await?;
+        if let Some(key) = &self.key {
+            self.store.delete(key).await?;
         }
+        self.key = None;
+        self.clear();
         Ok(())
     }
 
     /// `cycle_key()`: keep the data under a new key and delete the old record (fixation
     /// defence at login).
+    ///
+    /// All or nothing, as [`flush`](Self::flush): if the old record cannot be deleted, the new
+    /// one is deleted again (as far as the store allows; nobody was given its key) and the
+    /// session keeps its old key.
     pub async fn cycle_key(&mut self) -> Result<(), StoreError> {
-        self.data().await?;
-        let old = self.key.take();
-        self.create().await?;
+        let checkpoint = self.checkpoint();
+        let old = self.rekey().await?;
         if let Some(old) = old {
-            if !self.store.key_is_data() {
-                self.store.delete(&old).await?;
+            if let Err(e) = self.store.delete(&old).await {
+                self.abandon_rekey(checkpoint).await;
+                return Err(e);
             }
         }
         Ok(())
+    }
+
+    /// The first half of [`cycle_key`](Self::cycle_key): the dict stored under a fresh key,
+    /// the old record left in place. Returns the old key (`None` when there was none, or for
+    /// signed cookies, where there is no record to delete). On error the session is as it
+    /// was.
+    pub(crate) async fn rekey(&mut self) -> Result<Option<String>, StoreError> {
+        let checkpoint = self.checkpoint();
+        self.data().await?;
+        let old = self.key.take();
+        if let Err(e) = self.create().await {
+            self.restore(checkpoint);
+            return Err(e);
+        }
+        Ok(old.filter(|_| !self.store.key_is_data()))
+    }
+
+    /// Undo a [`rekey`](Self::rekey): back to `checkpoint`, and the record under the new key
+    /// deleted. If that delete fails the record is only an orphan: its key was never sent to
+    /// anyone, and it expires.
+    pub(crate) async fn abandon_rekey(&mut self, checkpoint: Checkpoint) {
+        let new = self.key.clone().filter(|_| !self.store.key_is_data());
+        self.restore(checkpoint);
+        if let Some(new) = new {
+            if let Err(e) = self.store.delete(&new).await {
+                tracing::warn!(
+                    target: "sesame",
+                    error = %e,
+                    "could not delete the session record of an abandoned key change; \
+                     nobody holds its key and it expires"
+                );
+            }
+        }
+    }
+
+    /// The state to go back to if a multi-step change fails.
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            key: self.key.clone(),
+            cache: self.cache.clone(),
+            accessed: self.accessed,
+            modified: self.modified,
+            in_store: self.in_store,
+        }
+    }
+
+    /// Go back to a [`checkpoint`](Self::checkpoint).
+    pub(crate) fn restore(&mut self, checkpoint: Checkpoint) {
+        self.key = checkpoint.key;
+        self.cache = checkpoint.cache;
+        self.accessed = checkpoint.accessed;
+        self.modified = checkpoint.modified;
+        self.in_store = checkpoint.in_store;
     }
 
     /// `set_expiry(value)`.
@@ -308,7 +395,7 @@ impl Session {
             }
             None => {
                 self.data().await?.shift_remove(EXPIRY_KEY);
-                self.modified = true;
+                self.touch();
             }
         }
         Ok(())
@@ -372,7 +459,9 @@ impl Session {
             match self.store.create(&candidate, record).await {
                 Ok(key) => {
                     self.key = Some(key);
+                    // Modified, so that the cookie goes out; but the record is current.
                     self.modified = true;
+                    self.in_store = true;
                     return Ok(());
                 }
                 Err(StoreError::KeyExists) => continue,
@@ -394,6 +483,9 @@ impl Session {
         let Some(key) = self.key.clone() else {
             return self.create().await;
         };
+        if self.in_store {
+            return Ok(());
+        }
         let data = self.cache.take().unwrap_or_default();
         let record = SessionRecord {
             data: &data,
@@ -402,6 +494,7 @@ impl Session {
         let result = self.store.save(&key, record, true).await;
         self.cache = Some(data);
         self.key = Some(result?);
+        self.in_store = true;
         Ok(())
     }
 }

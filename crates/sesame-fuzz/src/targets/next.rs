@@ -3,12 +3,15 @@
 //!
 //! Asserts: no panic; any URL accepted, once parsed as the WHATWG URL standard has browsers
 //! parse it against a page of the site, stays on an allowed host with an http/https scheme
-//! (or is relative to the site); anything accepted makes a valid `Location` header (a redirect
-//! that cannot be sent is a 500); the URL-quoting of `redirect_to_login` is a valid header.
+//! (or is relative to the site), both as given and as the `Location` the site sends
+//! (`iri_to_uri`), which is a valid header for any input; `safe_next` agrees; the URL-quoting
+//! of `redirect_to_login` is a valid header.
 
 use crate::Target;
 use crate::input::Input;
-use sesame_axum::redirect::{login_url_with_next, url_has_allowed_host_and_scheme};
+use sesame_axum::redirect::{
+    iri_to_uri, login_url_with_next, safe_next, url_has_allowed_host_and_scheme,
+};
 
 /// The target.
 pub const TARGET: Target = Target {
@@ -59,7 +62,28 @@ fn browser_target(url: &str) -> Option<(String, String)> {
     let end = authority.find(['/', '?', '#']).unwrap_or(authority.len());
     let authority = &authority[..end];
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    Some((scheme, host_port.to_ascii_lowercase()))
+    // The host parser percent-decodes before anything else.
+    Some((scheme, percent_decode(host_port).to_lowercase()))
+}
+
+/// `%XX` decoded (as UTF-8, invalid sequences replaced), as the WHATWG host parser does.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn host_of(host_port: &str) -> &str {
@@ -79,15 +103,30 @@ fn run(data: &[u8]) {
     let whole = String::from_utf8_lossy(data);
     let accepted_whole = url_has_allowed_host_and_scheme(&whole, HOSTS, false);
 
+    let expected = if url_has_allowed_host_and_scheme(&url, &["testserver"], require_https) {
+        url.as_str()
+    } else {
+        "/fallback/"
+    };
+    assert_eq!(
+        safe_next(Some(&url), "testserver", require_https, "/fallback/"),
+        expected
+    );
     for (url, accepted) in [(url.as_str(), accepted), (&*whole, accepted_whole)] {
+        // What the site sends: `Location: iri_to_uri(next)`, always a valid header.
+        let location = iri_to_uri(url);
+        assert!(
+            http::HeaderValue::from_str(&location).is_ok(),
+            "{url:?} makes an invalid Location {location:?}"
+        );
         if !accepted {
             continue;
         }
-        assert!(
-            http::HeaderValue::from_str(url).is_ok(),
-            "accepted {url:?}, which is no valid Location header"
-        );
-        if let Some((scheme, host_port)) = browser_target(url) {
+        // Where a browser goes from the URL as accepted, and from the Location it receives.
+        for url in [url, location.as_str()] {
+            let Some((scheme, host_port)) = browser_target(url) else {
+                continue;
+            };
             assert!(
                 scheme.is_empty() || scheme == "http" || scheme == "https",
                 "accepted {url:?}: a browser follows it to the scheme {scheme:?}"
@@ -150,6 +189,10 @@ mod tests {
             Some("javascript".into())
         );
         assert_eq!(host_of("[::1]:8000"), "[::1]");
+        assert_eq!(
+            browser_target("//%45vil.com%"),
+            Some((String::new(), "evil.com%".into()))
+        );
         assert_eq!(host_of("example.com:8000"), "example.com");
     }
 }

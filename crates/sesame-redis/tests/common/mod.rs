@@ -4,6 +4,8 @@
 //! says SKIPPED, except under `CI=true`, where it fails.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod server;
+
 use sesame_redis::{DEFAULT_URL, RedisCache, RedisConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
