@@ -29,8 +29,11 @@ fn run(data: &[u8]) {
         Some(&pairs),
         "round trip through {encoded:?}"
     );
-    for name in pairs
+    // `form_field` parses the whole body again: a few names, not all (n² per input).
+    let few = pairs.len().min(4);
+    for name in pairs[..few]
         .iter()
+        .chain(&pairs[pairs.len() - few..])
         .map(|(k, _)| k.as_str())
         .chain(["csrfmiddlewaretoken"])
     {
