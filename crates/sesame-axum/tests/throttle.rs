@@ -31,6 +31,8 @@ const PASSWORD: &str = "alice-pass-1";
 fn settings() -> Settings {
     Settings {
         secret_key: "throttle-test-key".into(),
+        // The host the test requests carry, as Django's test client's "testserver".
+        allowed_hosts: vec!["testserver".into()],
         ..Settings::default()
     }
 }
