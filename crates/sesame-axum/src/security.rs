@@ -517,6 +517,13 @@ pub fn add_never_cache_headers(headers: &mut HeaderMap) {
     }
 }
 
+/// The layer [`never_cache`] makes (named, as clippy finds the type too complex to spell out).
+pub type NeverCacheLayer = axum::middleware::MapResponseLayer<
+    fn(Response<Body>) -> std::future::Ready<Response<Body>>,
+    (),
+    (),
+>;
+
 /// Django's `@never_cache` as a layer for a router or route: pages that show or take
 /// credentials, or are personal, must never be kept by a browser or a shared cache.
 ///
@@ -526,11 +533,7 @@ pub fn add_never_cache_headers(headers: &mut HeaderMap) {
 ///     .route("/accounts/profile/", get(|| async { "mine" }))
 ///     .route_layer(sesame_axum::security::never_cache());
 /// ```
-pub fn never_cache() -> axum::middleware::MapResponseLayer<
-    fn(Response<Body>) -> std::future::Ready<Response<Body>>,
-    (),
-    (),
-> {
+pub fn never_cache() -> NeverCacheLayer {
     fn apply(mut response: Response<Body>) -> std::future::Ready<Response<Body>> {
         add_never_cache_headers(response.headers_mut());
         std::future::ready(response)

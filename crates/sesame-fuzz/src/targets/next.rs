@@ -2,7 +2,8 @@
 //! browser does with the URL, not against the function's own reading of it.
 //!
 //! Asserts: no panic; any URL accepted, once parsed as the WHATWG URL standard has browsers
-//! parse it against a page of the site, stays on an allowed host with an http/https scheme
+//! parse it against a page of the site (by servo's `url` crate, and by the model below, which
+//! also covers what `url` cannot resolve), stays on an allowed host with an http/https scheme
 //! (or is relative to the site), both as given and as the `Location` the site sends
 //! (`iri_to_uri`), which is a valid header for any input; `safe_next` agrees; the URL-quoting
 //! of `redirect_to_login` is a valid header.
@@ -124,6 +125,18 @@ fn run(data: &[u8]) {
         }
         // Where a browser goes from the URL as accepted, and from the Location it receives.
         for url in [url, location.as_str()] {
+            // servo's WHATWG parser, from an http and an https page of the site: where it
+            // resolves the URL, the host is the site's (or it resolves nowhere).
+            for page in ["http://testserver/accounts/login/", "https://testserver/x/"] {
+                let Ok(resolved) = url::Url::parse(page).and_then(|p| p.join(url)) else {
+                    continue;
+                };
+                assert!(
+                    matches!(resolved.scheme(), "http" | "https")
+                        && matches!(resolved.host_str(), Some("testserver" | "example.com")),
+                    "accepted {url:?}: from {page} a browser goes to {resolved}"
+                );
+            }
             let Some((scheme, host_port)) = browser_target(url) else {
                 continue;
             };
