@@ -2,7 +2,6 @@
 //! login answers with stays on the site. The browser is played by `url`, servo's WHATWG URL
 //! parser (the standard Chromium and Firefox follow: tabs and newlines dropped, leading C0
 //! controls and spaces stripped, `\` read as `/` in http(s) URLs).
-
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use axum::http::StatusCode;

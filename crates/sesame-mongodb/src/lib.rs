@@ -51,3 +51,18 @@ pub use mongodb;
 pub use session_user::MongoSessionWithUser;
 pub use sessions::{CLEAR_BATCH, MongoSessionStore, USER_ID_FIELD};
 pub use throttle::{MongoThrottleStore, THROTTLE_COLLECTION, THROTTLE_TTL_INDEX};
+
+/// The readers of stored documents that the crate keeps to itself, opened to the fuzz targets
+/// of `crates/sesame-fuzz` (a document in the database is outside input: Django, a migration
+/// or anyone with write access may have put anything there). Not a stable API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    use mongodb::bson::Document;
+    use sesame_core::auth::{AuthStoreError, User};
+
+    /// A user document as Django's model reads it (what every user lookup runs).
+    pub fn user_from_doc(d: &Document, collection: &str) -> Result<User, AuthStoreError> {
+        crate::auth::user_from_doc(d, collection)
+    }
+}
