@@ -198,12 +198,7 @@ impl IntoResponse for LoginError {
     }
 }
 
-/// `Retry-After` in whole seconds, rounded up (at least 1).
-pub(crate) fn retry_after(d: std::time::Duration) -> String {
-    (d.as_secs() + u64::from(d.subsec_nanos() > 0))
-        .max(1)
-        .to_string()
-}
+pub(crate) use crate::throttle::retry_after;
 
 impl From<crate::throttle::ThrottleRefusal> for LoginError {
     fn from(r: crate::throttle::ThrottleRefusal) -> Self {

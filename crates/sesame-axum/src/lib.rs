@@ -43,7 +43,6 @@ mod layer;
 mod messages;
 pub mod redirect;
 pub mod security;
-pub mod site;
 pub mod throttle;
 
 pub use csrf::{

@@ -213,6 +213,19 @@ pub enum ThrottleRefusal {
     Store(#[from] ThrottleError),
 }
 
+/// `Retry-After` in whole seconds, rounded up (at least 1).
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(sesame_axum::throttle::retry_after(Duration::from_millis(1500)), "2");
+/// assert_eq!(sesame_axum::throttle::retry_after(Duration::ZERO), "1");
+/// ```
+pub fn retry_after(d: Duration) -> String {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0))
+        .max(1)
+        .to_string()
+}
+
 /// "15 minutes", "1 minute": the wait, rounded up to whole minutes, as people read it.
 pub fn minutes_text(d: Duration) -> String {
     let minutes = d.as_secs().div_ceil(60).max(1);

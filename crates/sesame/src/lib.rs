@@ -16,6 +16,10 @@ pub use sesame_core as core;
 #[cfg(feature = "axum")]
 pub use sesame_axum as axum;
 
+/// The ready-made site: Django's auth views and templates (feature `site`).
+#[cfg(feature = "site")]
+pub use sesame_site as site;
+
 /// The MongoDB stores (feature `mongodb`).
 #[cfg(feature = "mongodb")]
 pub use sesame_mongodb as mongodb;

@@ -11,7 +11,6 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use sesame_axum::Sesame;
-use sesame_axum::site::Site;
 use sesame_axum::throttle::{Throttle, ThrottleConfig};
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
 use sesame_core::auth::store::AuthStore;
@@ -21,6 +20,7 @@ use sesame_core::auth::throttle::{
 use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend, NewUser};
 use sesame_core::session::{MemorySessionStore, SessionCodec, SessionStore};
 use sesame_core::settings::Settings;
+use sesame_site::Site;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,37 @@
+//! # sesame-site
+//!
 //! The ready-made site behind `sesame serve`: Django's `contrib.auth` URLs and views (login,
 //! logout, signup, profile, password change and reset), the index, `/api/whoami` and
-//! `/healthz`, on any stores.
+//! `/healthz`, on any stores, with its templates (minijinja) and its outbox (lettre). It is a
+//! crate of its own so that an application that only wants sessions and auth in its own
+//! routes (`sesame-axum`) compiles neither a template engine nor an SMTP client.
+//!
+//! ```no_run
+//! use sesame_axum::Sesame;
+//! use sesame_core::auth::hashers::{Hashers, PasswordHashing};
+//! use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend};
+//! use sesame_core::session::{MemorySessionStore, SessionCodec};
+//! use sesame_core::settings::Settings;
+//! use sesame_site::Site;
+//! use std::sync::Arc;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let settings = Settings { secret_key: "change me".into(), ..Settings::default() };
+//! let sessions = Arc::new(MemorySessionStore::new(SessionCodec::from_settings(&settings)));
+//! let users = Arc::new(MemoryAuthStore::default());
+//! let hashing = PasswordHashing::new(Hashers::from_settings(&settings)?, 0);
+//! let auth = Auth::new(
+//!     ModelBackend::new(users.clone(), hashing.clone()),
+//!     settings.secret_key.clone(),
+//!     Vec::new(),
+//!     settings.auth_backend_path.clone(),
+//! );
+//! let sesame = Sesame::new(settings.clone(), sessions.clone()).with_auth(auth);
+//! let app = Site::new(settings, users, sessions, hashing)?.router().layer(sesame.layer());
+//! # let _: axum::Router = app;
+//! # Ok(())
+//! # }
+//! ```
 
 mod outbox;
 mod templates;
@@ -8,8 +39,6 @@ mod templates;
 pub use outbox::{Email, Outbox, OutboxError};
 pub use templates::{BUILTIN as BUILTIN_TEMPLATES, TemplateContext, environment};
 
-use crate::error::SesameError;
-use crate::{AuthContext, LoginError, LoginRequired, Messages, SessionHandle};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -17,6 +46,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use minijinja::{Environment, Value, context};
 use serde_json::json;
+use sesame_axum::{AuthContext, LoginError, LoginRequired, Messages, SesameError, SessionHandle};
 use sesame_core::auth::store::AuthStore;
 use sesame_core::auth::tokens::{PasswordResetTokenGenerator, TokenUser, uid_decode, uid_encode};
 use sesame_core::auth::validators::{PasswordValidators, UserAttributes};
@@ -88,7 +118,7 @@ impl Site {
 
     /// The routes of the ready-made site (the README lists them).
     pub fn router(&self) -> Router {
-        crate::security::append_slash(self.routes())
+        sesame_axum::security::append_slash(self.routes())
     }
 
     fn routes(&self) -> Router {
@@ -116,7 +146,7 @@ impl Site {
             .route("/api/whoami", get(whoami))
             // Django's auth views are `@never_cache`; here every page but the health check
             // shows or takes credentials or is the user's own.
-            .route_layer(crate::security::never_cache())
+            .route_layer(sesame_axum::security::never_cache())
             .route("/healthz", get(healthz))
             .with_state(self.clone())
     }
@@ -168,7 +198,7 @@ fn merge(base: Value, extra: Value) -> Value {
 }
 
 fn redirect(to: &str) -> Response {
-    crate::security::redirect(StatusCode::FOUND, to)
+    sesame_axum::security::redirect(StatusCode::FOUND, to)
 }
 
 async fn index(State(site): State<Site>, ctx: TemplateContext) -> Response {
@@ -240,7 +270,7 @@ async fn login_submit(
 /// A 429 page says when to come back, in the header as well as in words.
 fn with_retry_after(mut page: Response, retry: Option<std::time::Duration>) -> Response {
     if let Some(d) = retry
-        && let Ok(v) = header::HeaderValue::from_str(&crate::extract::retry_after(d))
+        && let Ok(v) = header::HeaderValue::from_str(&sesame_axum::throttle::retry_after(d))
     {
         page.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -250,19 +280,19 @@ fn with_retry_after(mut page: Response, retry: Option<std::time::Duration>) -> R
 /// Count a signup or reset request; `Ok(Some(wait))` when it is over its limit, an error (503)
 /// when the throttle's store failed.
 async fn throttled(
-    result: Result<(), crate::throttle::ThrottleRefusal>,
+    result: Result<(), sesame_axum::throttle::ThrottleRefusal>,
 ) -> Result<Option<std::time::Duration>, SesameError> {
     match result {
         Ok(()) => Ok(None),
-        Err(crate::throttle::ThrottleRefusal::Locked(d)) => Ok(Some(d)),
-        Err(crate::throttle::ThrottleRefusal::Store(e)) => Err(e.into()),
+        Err(sesame_axum::throttle::ThrottleRefusal::Locked(d)) => Ok(Some(d)),
+        Err(sesame_axum::throttle::ThrottleRefusal::Store(e)) => Err(e.into()),
     }
 }
 
 fn too_many_requests(what: &str, d: std::time::Duration) -> String {
     format!(
         "Too many {what}. Try again in {}.",
-        crate::throttle::minutes_text(d)
+        sesame_axum::throttle::minutes_text(d)
     )
 }
 

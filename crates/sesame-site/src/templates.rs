@@ -1,17 +1,16 @@
 //! The site's templates (minijinja), built in and overridable from a directory, and the
 //! context every page gets, as Django's: `user`, `perms`, `messages` and `csrf_token`.
 
-use crate::error::SesameError;
-use crate::{AuthContext, CsrfToken, Messages};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use minijinja::{Environment, Value, context};
+use sesame_axum::{AuthContext, CsrfToken, Messages, SesameError};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
     };
 }
 
@@ -71,7 +70,7 @@ impl TemplateContext {
     pub async fn from_auth(auth: &AuthContext) -> Result<Value, SesameError> {
         let state = auth.request_state();
         let messages = Messages::from_state(state.clone());
-        let token = CsrfToken(crate::csrf::get_token(state).await?);
+        let token = CsrfToken(sesame_axum::get_token(state).await?);
         let overrides = state.sesame().settings().message_tags.clone();
         let user = auth.user().await?;
         let mut perms: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
