@@ -227,7 +227,9 @@ impl AuthContext {
 
     fn auth(&self) -> Result<&sesame_core::auth::Auth, SesameError> {
         self.state.sesame.auth().ok_or_else(|| {
-            SesameError::Store("authentication is not configured (Sesame::with_auth)".into())
+            SesameError::Misconfigured(
+                "authentication is not configured (Sesame::with_auth)".into(),
+            )
         })
     }
 

@@ -647,7 +647,7 @@ async fn password_reset_submit(
             .and_then(|t| {
                 t.render(context! { site_name => domain.clone(), domain => domain.clone(), protocol, uid => uid_encode(&pk), token, username => user.username.clone() })
             })
-            .map_err(|e| SesameError::Store(e.to_string()))?;
+            .map_err(|e| SesameError::Internal(format!("password reset e-mail template: {e}")))?;
         let mail = Email {
             from: site.inner.settings.default_from_email.clone(),
             to: user.email.clone(),
