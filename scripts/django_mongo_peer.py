@@ -36,7 +36,7 @@ exists and runs this file with it. Usage:
                                 grant a direct permission, log in, then write `dump` plus the recorded commands
                                 and the exact versions to OUT (JSON)
 
-Connection: --uri, else $MONGODB_URI (what /work/shared/tools/mongo/with-mongo.sh exports),
+Connection: --uri, else $MONGODB_URI (what ../shared/tools/mongo/with-mongo.sh exports),
 else mongodb://127.0.0.1:27017/. It goes into DATABASES["default"]["HOST"] as the backend's docs
 recommend. Database name: --db, else the URI's path, else "sesame_django_mongo".
 
@@ -50,7 +50,7 @@ SECRET_KEY from --secret-key or $SESAME_SECRET_KEY (default "django-peer-insecur
 SESSION_ENGINE db; default PASSWORD_HASHERS; USE_TZ=True; TIME_ZONE from $SESAME_TIME_ZONE
 (default "America/Chicago").
 
-MongoDB stand-in: against the mongoeco server of /work/shared/tools/mongo (with-mongo.sh) the
+MongoDB stand-in: against the mongoeco server of ../shared/tools/mongo (with-mongo.sh) the
 backend needs two client-side rewrites, installed by install_workarounds(): {buildinfo: 1} is
 retried as {buildInfo: 1}, and $project stages in embedded-document form ({a: {b: 1}}) are sent
 in the equivalent dotted form ({"a.b": 1}). Both only change how a command is spelled, never
@@ -133,7 +133,7 @@ def make_support_dir():
     return tmp
 
 
-# Client-side workarounds for the MongoDB stand-in of /work/shared/tools/mongo (mongoeco 4.11).
+# Client-side workarounds for the MongoDB stand-in of ../shared/tools/mongo (mongoeco 4.11).
 # Each rewrites a *command* into an equivalent one that mongoeco understands; none changes a
 # stored document or index. The ones used are recorded here, printed to stderr, and listed in
 # the `capture` output ("client_workarounds").

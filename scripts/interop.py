@@ -1045,8 +1045,7 @@ class MongoServer:
         tool = None
         for candidate in (os.environ.get("SESAME_WITH_MONGO", ""),
                           os.path.join(os.environ.get("SESAME_MONGO_TOOLS", ""), "with-mongo.sh"),
-                          os.path.join(REPO, "..", "shared", "tools", "mongo", "with-mongo.sh"),
-                          "/work/shared/tools/mongo/with-mongo.sh"):
+                          os.path.join(REPO, "..", "shared", "tools", "mongo", "with-mongo.sh")):
             if candidate and os.access(candidate, os.X_OK):
                 tool = candidate
                 break
