@@ -4,6 +4,7 @@
 use crate::error::SesameError;
 use crate::layer::RequestState;
 use crate::redirect::login_url_with_next;
+use crate::throttle::retry_after;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -197,8 +198,6 @@ impl IntoResponse for LoginError {
         }
     }
 }
-
-pub(crate) use crate::throttle::retry_after;
 
 impl From<crate::throttle::ThrottleRefusal> for LoginError {
     fn from(r: crate::throttle::ThrottleRefusal) -> Self {

@@ -47,7 +47,8 @@ pub struct XFrameOptionsExempt;
 /// What the layer learnt of a request: its validated host and whether it came over HTTPS.
 #[derive(Debug, Clone, Default)]
 pub struct RequestSecurity {
-    host: String,
+    // Shared: the layer hands the same value to the request state and the extensions.
+    host: std::sync::Arc<str>,
     secure: bool,
 }
 
@@ -179,15 +180,13 @@ impl SecurityPolicy {
             .then(|| headers.get("x-forwarded-host"))
             .flatten();
         let raw = match forwarded.or_else(|| headers.get(HOST)) {
-            Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            None => req
-                .uri()
-                .authority()
-                .map(|a| a.as_str().to_owned())
-                .unwrap_or_default(),
+            Some(v) => String::from_utf8_lossy(v.as_bytes()),
+            None => std::borrow::Cow::Borrowed(req.uri().authority().map_or("", |a| a.as_str())),
         };
-        let (domain, _) = split_domain_port(&raw);
-        if domain.is_empty() || !validate_host(&domain, &self.allowed_hosts) {
+        // Lower-cased once: the validation and the host the request keeps use the same text.
+        let host = raw.to_ascii_lowercase();
+        let domain = split_lowercase(&host).map_or("", |(domain, _)| domain);
+        if domain.is_empty() || !validate_host(domain, &self.allowed_hosts) {
             let shown: String = raw.chars().take(200).collect();
             let advice = if domain.is_empty() {
                 " The domain name provided is not valid according to RFC 1034/1035.".to_owned()
@@ -209,7 +208,7 @@ impl SecurityPolicy {
             None => req.uri().scheme_str() == Some("https"),
         };
         let security = RequestSecurity {
-            host: raw.to_ascii_lowercase(),
+            host: host.into(),
             secure,
         };
         if self.ssl_redirect && !secure {
@@ -235,18 +234,17 @@ impl SecurityPolicy {
         let Some(name) = &self.proxy_header else {
             return connection;
         };
-        let entries: Vec<&str> = headers
+        headers
             .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .collect();
-        let Some(index) = entries.len().checked_sub(self.proxy_count) else {
-            return connection;
-        };
-        parse_ip(entries[index]).or(connection)
+            .rev()
+            .nth(self.proxy_count.saturating_sub(1))
+            .and_then(parse_ip)
+            .or(connection)
     }
 
     /// `SecurityMiddleware.process_response` and `XFrameOptionsMiddleware`: the headers a
@@ -305,20 +303,22 @@ fn parse_ip(entry: &str) -> Option<IpAddr> {
 /// port, or two empty strings when the host is not of `host_validation_re`'s shape.
 pub fn split_domain_port(host: &str) -> (String, String) {
     let host = host.to_ascii_lowercase();
-    if !host_shape_is_valid(&host) {
-        return (String::new(), String::new());
+    split_lowercase(&host).map_or_else(Default::default, |(domain, port)| {
+        (domain.to_owned(), port.to_owned())
+    })
+}
+
+/// [`split_domain_port`] of a host already in lower case, borrowing from it; `None` for a
+/// host not of `host_validation_re`'s shape.
+fn split_lowercase(host: &str) -> Option<(&str, &str)> {
+    if !host_shape_is_valid(host) {
+        return None;
     }
     if host.ends_with(']') {
-        return (host, String::new());
+        return Some((host, ""));
     }
-    let (domain, port) = match host.rsplit_once(':') {
-        Some((d, p)) => (d, p),
-        None => (host.as_str(), ""),
-    };
-    (
-        domain.strip_suffix('.').unwrap_or(domain).to_owned(),
-        port.to_owned(),
-    )
+    let (domain, port) = host.rsplit_once(':').unwrap_or((host, ""));
+    Some((domain.strip_suffix('.').unwrap_or(domain), port))
 }
 
 /// `^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9\.:]+\])(:[0-9]+)?$`, Django's `host_validation_re`,
