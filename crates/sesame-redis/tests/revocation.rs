@@ -39,14 +39,7 @@ fn config(redis: &PersistentRedis) -> RedisConfig {
 }
 
 async fn sqlite() -> Arc<dyn SessionStore> {
-    let path = std::env::temp_dir().join(format!("{}.sqlite3", common::unique_prefix()));
-    let db = sesame_sql::Db::connect(
-        &format!("sqlite://{}", path.display()),
-        sesame_sql::PoolSettings::default(),
-    )
-    .await
-    .unwrap();
-    sesame_sql::migrate(&db).await.unwrap();
+    let db = common::migrated_sqlite().await;
     Arc::new(sesame_sql::SqlSessionStore::new(db, SessionCodec::new("k")))
 }
 

@@ -141,14 +141,7 @@ enum Engine {
 
 /// The site over SQLite (users, and sessions for `cached_db`) and the test's own Redis.
 async fn site(redis: &PersistentRedis, engine: Engine) -> Router {
-    let path = std::env::temp_dir().join(format!("{}.sqlite3", common::unique_prefix()));
-    let db = sesame_sql::Db::connect(
-        &format!("sqlite://{}", path.display()),
-        sesame_sql::PoolSettings::default(),
-    )
-    .await
-    .unwrap();
-    sesame_sql::migrate(&db).await.unwrap();
+    let db = common::migrated_sqlite().await;
     let settings = Settings {
         secret_key: "site-outage-test-key".into(),
         ..Settings::default()

@@ -112,3 +112,17 @@ impl TestRedis {
         }
     }
 }
+
+/// A fresh SQLite file in the temporary directory with Django's schema, for the database side
+/// of `cached_db` and for the site's users.
+pub async fn migrated_sqlite() -> sesame_sql::Db {
+    let path = std::env::temp_dir().join(format!("{}.sqlite3", unique_prefix()));
+    let db = sesame_sql::Db::connect(
+        &format!("sqlite://{}", path.display()),
+        sesame_sql::PoolSettings::default(),
+    )
+    .await
+    .unwrap();
+    sesame_sql::migrate(&db).await.unwrap();
+    db
+}
