@@ -324,7 +324,13 @@ impl Session {
     /// session keeps its old key.
     pub async fn cycle_key(&mut self) -> Result<(), StoreError> {
         let checkpoint = self.checkpoint();
-        let old = self.rekey().await?;
+        let old = match self.rekey().await {
+            Ok(old) => old,
+            Err(e) => {
+                self.restore(checkpoint);
+                return Err(e);
+            }
+        };
         if let Some(old) = old {
             if let Err(e) = self.store.delete(&old).await {
                 self.abandon_rekey(checkpoint).await;
@@ -336,16 +342,13 @@ impl Session {
 
     /// The first half of [`cycle_key`](Self::cycle_key): the dict stored under a fresh key,
     /// the old record left in place. Returns the old key (`None` when there was none, or for
-    /// signed cookies, where there is no record to delete). On error the session is as it
-    /// was.
+    /// signed cookies, where there is no record to delete). On error the caller puts back
+    /// the [`checkpoint`](Self::checkpoint) it took before (every caller takes one anyway,
+    /// for its later steps, so the dict is copied once).
     pub(crate) async fn rekey(&mut self) -> Result<Option<String>, StoreError> {
-        let checkpoint = self.checkpoint();
         self.data().await?;
         let old = self.key.take();
-        if let Err(e) = self.create().await {
-            self.restore(checkpoint);
-            return Err(e);
-        }
+        self.create().await?;
         Ok(old.filter(|_| !self.store.key_is_data()))
     }
 
