@@ -3,7 +3,7 @@
 //! trusted origins, and a clear 403 page.
 
 use crate::error::SesameError;
-use crate::layer::RequestState;
+use crate::state::{CsrfState, RequestState};
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -13,26 +13,16 @@ use sesame_core::csrf::{self, CSRF_SESSION_KEY};
 /// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`: the largest form body read for the token.
 pub const MAX_FORM_BODY: usize = 2_621_440;
 
-/// The CSRF secret of one request.
-#[derive(Debug, Default)]
-pub struct CsrfState {
-    /// The secret from the cookie (already unmasked), if it was valid.
-    secret: Option<String>,
-    /// `get_token()` was called or the token rotated: send the cookie.
-    needs_cookie: bool,
-}
-
-impl CsrfState {
-    pub(crate) fn from_cookie(cookie: Option<&str>) -> Self {
-        Self {
-            secret: cookie.and_then(|c| csrf::secret_from_cookie(c).ok()),
-            needs_cookie: false,
-        }
+/// The request's CSRF state from its `csrftoken` cookie (the secret, if the cookie is valid).
+pub(crate) fn state_from_cookie(cookie: Option<&str>) -> CsrfState {
+    CsrfState {
+        secret: cookie.and_then(|c| csrf::secret_from_cookie(c).ok()),
+        needs_cookie: false,
     }
 }
 
 fn lock(state: &RequestState) -> std::sync::MutexGuard<'_, CsrfState> {
-    state.csrf.lock().unwrap_or_else(|e| e.into_inner())
+    state.0.csrf.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The masked token for this request's forms (`{% csrf_token %}` / `get_token(request)`).
@@ -60,9 +50,15 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
 }
 
 /// `get_token(request)`: a fresh mask of the secret (creating the secret if needed).
+///
+/// Fails with [`SesameError::MissingLayer`] on a route without the CSRF layer, whose
+/// response would never carry the cookie the token belongs to.
 pub async fn get_token(state: &RequestState) -> Result<String, SesameError> {
-    if state.sesame.settings().csrf_use_sessions {
-        let mut session = state.session.lock().await;
+    if !state.csrf_enabled() {
+        return Err(SesameError::MissingLayer);
+    }
+    if state.sesame().settings().csrf_use_sessions {
+        let mut session = state.0.session.lock().await;
         let secret = match session
             .get(CSRF_SESSION_KEY)
             .await?
@@ -90,8 +86,8 @@ pub async fn get_token(state: &RequestState) -> Result<String, SesameError> {
 
 /// `rotate_token(request)`, as `login()` does.
 pub async fn rotate_token(state: &RequestState) -> Result<(), SesameError> {
-    if state.sesame.settings().csrf_use_sessions {
-        let mut session = state.session.lock().await;
+    if state.sesame().settings().csrf_use_sessions {
+        let mut session = state.0.session.lock().await;
         session
             .insert(CSRF_SESSION_KEY, csrf::get_new_csrf_secret().into())
             .await?;
@@ -104,7 +100,7 @@ pub async fn rotate_token(state: &RequestState) -> Result<(), SesameError> {
 }
 
 pub(crate) fn set_cookie_if_needed(state: &RequestState, response: &mut Response<Body>) {
-    let settings = state.sesame.settings();
+    let settings = state.sesame().settings();
     if settings.csrf_use_sessions {
         return;
     }
@@ -192,11 +188,11 @@ pub(crate) async fn check(
     ) {
         return Ok(req);
     }
-    let settings = state.sesame.settings();
+    let settings = state.sesame().settings();
     // The host validated against ALLOWED_HOSTS, and HTTPS as SECURE_PROXY_SSL_HEADER says:
     // behind a TLS-terminating proxy the Referer check runs, as in Django.
-    let secure = state.security.is_secure();
-    let host = state.security.host();
+    let secure = state.security().is_secure();
+    let host = state.security().host();
     if let Some(origin) = header(&req, "origin") {
         let scheme = if secure { "https" } else { "http" };
         if origin != format!("{scheme}://{host}")
@@ -238,7 +234,7 @@ pub(crate) async fn check(
     }
 
     let secret = if settings.csrf_use_sessions {
-        let mut session = state.session.lock().await;
+        let mut session = state.0.session.lock().await;
         match session.get(CSRF_SESSION_KEY).await {
             Ok(v) => v.and_then(|v| v.as_str().and_then(|s| csrf::secret_from_cookie(s).ok())),
             Err(e) => {

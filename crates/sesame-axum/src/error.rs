@@ -12,46 +12,54 @@ use sesame_core::session::StoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SesameError {
-    /// The session record vanished mid-request (Django's `SessionInterrupted`).
+    /// The session record vanished mid-request (Django's `SessionInterrupted`): 400.
     #[error(
         "The request's session was deleted before the request completed. The user may have logged out in a concurrent request, for example."
     )]
     SessionInterrupted,
-    /// The session is over the store's size limit.
+    /// The session is over the store's size limit: 413.
     #[error("the session is too large")]
     SessionTooLarge,
-    /// A store is unavailable or failed.
+    /// A store (sessions, users, throttle counters) is unavailable or failed: 503. The
+    /// store's own error is the source.
     #[error("a store failed: {0}")]
-    Store(String),
-    /// The request is malformed.
+    Store(#[source] BoxError),
+    /// The request is malformed: 400, with this text as the body.
     #[error("{0}")]
     BadRequest(String),
-    /// `SesameLayer` is not installed around this route.
-    #[error("SesameLayer is missing around this route")]
+    /// No Sesame layer (or not the one this extractor needs: the CSRF layer for a token,
+    /// the messages layer for messages) runs around this route: 500.
+    #[error(
+        "a Sesame layer is missing around this route (session_layer, csrf_layer or messages_layer)"
+    )]
     MissingLayer,
     /// The application is configured inconsistently (e.g. a login names a backend that is
-    /// not configured): a server error, never reported as a store outage.
+    /// not configured, a hasher that is not compiled in): 500, never reported as a store
+    /// outage.
     #[error("misconfigured: {0}")]
-    Misconfigured(String),
-    /// Something that is not the client's fault nor a store's failed (a password-hashing
+    Misconfigured(#[source] BoxError),
+    /// Something that is neither the client's fault nor a store's failed (a password-hashing
     /// worker, a template): 500.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] BoxError),
 }
+
+/// The boxed cause kept by [`SesameError`]'s server-side variants.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl From<StoreError> for SesameError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::RecordMissing => SesameError::SessionInterrupted,
             StoreError::TooLarge { .. } => SesameError::SessionTooLarge,
-            other => SesameError::Store(other.to_string()),
+            other => SesameError::Store(other.into()),
         }
     }
 }
 
 impl From<sesame_core::auth::throttle::ThrottleError> for SesameError {
     fn from(e: sesame_core::auth::throttle::ThrottleError) -> Self {
-        SesameError::Store(e.to_string())
+        SesameError::Store(e.into())
     }
 }
 
@@ -61,15 +69,15 @@ impl From<sesame_core::auth::hashers::HashError> for SesameError {
         match e {
             // The client's password cannot be hashed by the configured hasher: say so.
             HashError::PasswordTooLong(_) => SesameError::BadRequest(e.to_string()),
-            HashError::Worker(_) => SesameError::Internal(e.to_string()),
-            _ => SesameError::Misconfigured(e.to_string()),
+            HashError::Worker(_) => SesameError::Internal(e.into()),
+            _ => SesameError::Misconfigured(e.into()),
         }
     }
 }
 
 impl From<AuthStoreError> for SesameError {
     fn from(e: AuthStoreError) -> Self {
-        SesameError::Store(e.to_string())
+        SesameError::Store(e.into())
     }
 }
 
@@ -77,8 +85,8 @@ impl From<AuthError> for SesameError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::Session(s) => s.into(),
-            AuthError::UnknownBackend(_) => SesameError::Misconfigured(e.to_string()),
-            other => SesameError::Store(other.to_string()),
+            AuthError::UnknownBackend(_) => SesameError::Misconfigured(e.into()),
+            other => SesameError::Store(other.into()),
         }
     }
 }
@@ -95,11 +103,11 @@ impl IntoResponse for SesameError {
         };
         let body = match &self {
             SesameError::Store(detail) => {
-                tracing::error!(target: "sesame", error = %detail, "store failure");
+                tracing::error!(target: "sesame", error = %detail, source = ?detail.source(), "store failure");
                 "The service is temporarily unavailable. Please try again.".to_owned()
             }
             SesameError::MissingLayer => {
-                tracing::error!(target: "sesame", "SesameLayer is missing around this route");
+                tracing::error!(target: "sesame", "{self}");
                 "Server error.".to_owned()
             }
             SesameError::Misconfigured(detail) => {
@@ -120,6 +128,15 @@ impl IntoResponse for SesameError {
 mod tests {
     use super::*;
     use sesame_core::auth::hashers::HashError;
+    use std::error::Error as _;
+
+    /// The store's error stays reachable as the source, for logs and callers.
+    #[test]
+    fn a_store_failure_keeps_its_source() {
+        let e = SesameError::from(StoreError::Unavailable("connection refused".into()));
+        let source = e.source().map(ToString::to_string).unwrap_or_default();
+        assert!(source.contains("connection refused"), "{source}");
+    }
 
     /// A 503 asks clients to retry; only a store outage deserves one.
     #[test]

@@ -5,8 +5,9 @@
 //!
 //! | Django | Sesame |
 //! |---|---|
-//! | `SessionMiddleware`, `AuthenticationMiddleware`, `CsrfViewMiddleware`, `MessageMiddleware` | [`SesameLayer`] (from [`Sesame::layer`]) |
-//! | `request.session` | [`SessionHandle`] |
+//! | `SecurityMiddleware`, `SessionMiddleware`, `AuthenticationMiddleware`, `CsrfViewMiddleware`, `MessageMiddleware` | [`SesameLayer`] (from [`Sesame::layer`]), or one by one: [`SessionLayer`], [`CsrfLayer`], [`MessagesLayer`] (see [`layer`]) |
+//! | `@csrf_exempt` | [`SesameBuilder::csrf_exempt`], or a route outside the [`CsrfLayer`] |
+//! | `request.session` | [`SessionHandle`] (`get`/`insert` of JSON values, `get_as`/`insert_as` of your types) |
 //! | `request.user` | [`CurrentUser`] |
 //! | `authenticate`, `login`, `logout`, `update_session_auth_hash` | [`AuthContext`] |
 //! | `@login_required` | [`LoginRequired`] |
@@ -35,23 +36,30 @@
 //!
 //! The layer touches no store for a request whose handler never uses the session or the user.
 
+mod auth;
+mod config;
 pub mod cookies;
 mod csrf;
 mod error;
-mod extract;
-mod layer;
+mod guards;
+pub mod layer;
 mod messages;
 pub mod redirect;
 pub mod security;
+mod session;
+mod state;
 pub mod throttle;
 
+pub use auth::{AuthContext, CurrentUser, LoginError};
+pub use config::{Sesame, SesameBuilder};
 pub use csrf::{
     CsrfToken, MAX_FORM_BODY, forbidden as csrf_failure, form_field, get_token, rotate_token,
 };
-pub use error::SesameError;
-pub use extract::{
-    AuthContext, CurrentUser, GuardRejection, LoginError, LoginRequired, PermissionRequired,
-    PermissionSet, SessionHandle, UserPassesTest, UserTest,
+pub use error::{BoxError, SesameError};
+pub use guards::{
+    GuardRejection, LoginRequired, PermissionRequired, PermissionSet, UserPassesTest, UserTest,
 };
-pub use layer::{RequestState, Sesame, SesameLayer, SesameService};
-pub use messages::{MessageState, Messages};
+pub use layer::{CsrfLayer, MessagesLayer, SesameLayer, SesameService, SessionLayer};
+pub use messages::Messages;
+pub use session::SessionHandle;
+pub use state::RequestState;

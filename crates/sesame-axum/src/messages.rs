@@ -4,28 +4,12 @@
 
 use crate::cookies::{delete_cookie, set_cookie};
 use crate::error::SesameError;
-use crate::layer::RequestState;
+use crate::state::{LoadedMessages as Loaded, MessageState, RequestState};
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Response};
 use sesame_core::messages::{self as core, CookieStorage, Message};
-
-/// The messages of one request.
-#[derive(Debug, Default)]
-pub struct MessageState {
-    queued: Vec<Message>,
-    used: bool,
-    /// What the cookie and the session held: `None` until read.
-    loaded: Option<Loaded>,
-}
-
-#[derive(Debug, Default, Clone)]
-struct Loaded {
-    cookie: Vec<Message>,
-    session: Vec<Message>,
-    had_cookie: bool,
-}
 
 /// The extractor: `messages.add(...)` to queue, `messages.take()` to read (and consume).
 ///
@@ -50,24 +34,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Messages {
             .extensions
             .get::<RequestState>()
             .cloned()
+            .filter(RequestState::messages_enabled)
             .ok_or(SesameError::MissingLayer)?;
         Ok(Self { state })
     }
 }
 
 fn lock(state: &RequestState) -> std::sync::MutexGuard<'_, MessageState> {
-    state.messages.lock().unwrap_or_else(|e| e.into_inner())
+    state.0.messages.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Messages {
-    /// The messages of a request, from its state.
-    pub fn from_state(state: RequestState) -> Self {
-        Self { state }
+    /// The messages of a request, from its state; [`SesameError::MissingLayer`] when no
+    /// messages layer runs around the route (queued messages would be lost).
+    pub fn from_state(state: RequestState) -> Result<Self, SesameError> {
+        if state.messages_enabled() {
+            Ok(Self { state })
+        } else {
+            Err(SesameError::MissingLayer)
+        }
     }
 
     /// `messages.add_message(request, level, message)`; dropped below `MESSAGE_LEVEL`.
     pub fn add(&self, level: i32, message: impl Into<String>) {
-        if level < self.state.sesame.settings().message_level {
+        if level < self.state.sesame().settings().message_level {
             return;
         }
         lock(&self.state).queued.push(Message::new(level, message));
@@ -110,8 +100,8 @@ async fn load(state: &RequestState) -> Result<Loaded, SesameError> {
     if let Some(l) = lock(state).loaded.clone() {
         return Ok(l);
     }
-    let settings = state.sesame.settings();
-    let cookie_value = state.raw_messages_cookie.clone();
+    let settings = state.sesame().settings();
+    let cookie_value = state.0.raw_messages_cookie.clone();
     let storage = CookieStorage::new(&settings.secret_key, &settings.secret_key_fallbacks);
     let mut loaded = Loaded {
         had_cookie: cookie_value.is_some(),
@@ -123,7 +113,7 @@ async fn load(state: &RequestState) -> Result<Loaded, SesameError> {
         loaded.cookie = c.messages;
     }
     if read_session {
-        let mut session = state.session.lock().await;
+        let mut session = state.0.session.lock().await;
         if let Some(v) = session.get(core::SESSION_KEY).await? {
             loaded.session = core::from_session_value(&v);
         }
@@ -157,7 +147,7 @@ pub(crate) async fn store(
         all.extend(queued);
         all
     };
-    let settings = state.sesame.settings();
+    let settings = state.sesame().settings();
     let storage = CookieStorage::new(&settings.secret_key, &settings.secret_key_fallbacks);
     let (cookie, overflow) =
         storage.encode_keep_oldest_at(&to_store, chrono::Utc::now().timestamp());
@@ -184,7 +174,7 @@ pub(crate) async fn store(
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, h);
     }
-    let mut session = state.session.lock().await;
+    let mut session = state.0.session.lock().await;
     match core::session_value(&overflow) {
         Some(v) => {
             session.insert(core::SESSION_KEY, v).await?;

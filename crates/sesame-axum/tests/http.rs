@@ -278,13 +278,14 @@ async fn build(
         settings.secret_key_fallbacks.clone(),
         sesame_core::auth::MODEL_BACKEND_PATH.into(),
     );
-    let sesame = Sesame::new(settings, sessions.clone())
-        .with_auth(auth)
-        .with_throttle(throttle::Throttle::in_memory(throttle::ThrottleConfig {
+    let sesame = Sesame::builder(settings, sessions.clone())
+        .auth(auth)
+        .throttle(throttle::Throttle::in_memory(throttle::ThrottleConfig {
             failure_limit: 3,
             cooloff: std::time::Duration::from_secs(60),
             ..Default::default()
-        }));
+        }))
+        .build();
 
     let app = Router::new()
         .route("/untouched", get(|| async { "ok" }))

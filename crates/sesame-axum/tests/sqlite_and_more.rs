@@ -65,10 +65,11 @@ async fn app(settings: Settings) -> (Router, Arc<SqlAuthStore>, std::path::PathB
         vec![],
         sesame_core::auth::MODEL_BACKEND_PATH.into(),
     );
-    let sesame = Sesame::new(settings, sessions)
-        .with_auth(auth)
-        .with_session_user_store(joined)
-        .with_prefetched_permissions(true);
+    let sesame = Sesame::builder(settings, sessions)
+        .auth(auth)
+        .session_user_store(joined)
+        .prefetched_permissions(true)
+        .build();
     let router = Router::new()
         .route("/login/{name}", post(|a: AuthContext, axum::extract::Path(name): axum::extract::Path<String>| async move {
             let mut u = a.authenticate(&name, &format!("{name}-pass-1")).await.map_err(|e| e.to_string())?;

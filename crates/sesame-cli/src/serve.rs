@@ -2,20 +2,13 @@
 //! created on first run, with Django's schema).
 
 use crate::CliError;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
-use sesame::axum::Sesame;
-use sesame::axum::throttle::{Throttle, ThrottleConfig};
-use sesame::core::auth::throttle::ThrottleStore;
-use sesame::core::auth::{Auth, ModelBackend};
-use sesame::core::session::{MemorySessionStore, SessionCodec, SessionStore, SignedCookieStore};
 use sesame::core::settings::Settings;
+use sesame::setup::{Migrate, Setup};
 use sesame::site::Site;
-use sesame::sql::SchemaState;
 use std::io::Write;
-use std::sync::Arc;
-use std::time::Instant;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// Django's `get_random_secret_key` alphabet.
 const SECRET_CHARS: &str = "abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)";
@@ -55,119 +48,38 @@ fn ensure_secret_key(settings: &mut Settings) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn log_requests(req: Request, next: Next) -> Response {
-    // Checked first, so that a quieter level (`SESAME_LOG=warn`) costs no copy of the path.
-    if !tracing::enabled!(target: "sesame::http", tracing::Level::INFO) {
-        return next.run(req).await;
-    }
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let start = Instant::now();
-    let response = next.run(req).await;
-    tracing::info!(target: "sesame::http", %method, path, status = response.status().as_u16(), ms = start.elapsed().as_secs_f64() * 1000.0);
-    response
-}
-
 /// Serve until Ctrl-C (or SIGTERM).
 pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
-    // Refused before anything is opened: a throttle setting that cannot be used must stop
-    // the start, not fall back quietly.
-    let throttle_config = ThrottleConfig::from_settings(&settings)
-        .map_err(|e| CliError::usage(format!("{e} (see docs/login-throttling.md)")))?;
     ensure_secret_key(&mut settings)?;
-    let stores = crate::context::open(&settings, false).await?;
-    let stores = match stores.db.clone() {
-        crate::context::Database::Sql(db) => {
-            match sesame::sql::schema_state(&db)
-                .await
-                .map_err(|e| CliError::runtime(e.to_string()))?
-            {
-                SchemaState::Empty => {
-                    let report = sesame::sql::migrate(&db)
-                        .await
-                        .map_err(|e| CliError::runtime(e.to_string()))?;
-                    eprintln!(
-                        "Created Django's tables on first run ({} migrations recorded).",
-                        report.recorded_migrations
-                    );
-                }
-                SchemaState::Partial(missing) => {
-                    return Err(CliError::runtime(format!(
-                        "the database lacks these tables: {}",
-                        missing.join(", ")
-                    )));
-                }
-                SchemaState::Complete => {
-                    // Sesame's own tables on a database Django created.
-                    sesame::sql::migrate(&db)
-                        .await
-                        .map_err(|e| CliError::runtime(e.to_string()))?;
-                }
-            }
-            // The auth store notes at construction whether Sesame's extra table exists,
-            // which the migration above may just have created; the pool is kept.
-            crate::context::sql_stores(db, &settings).await?
-        }
-        crate::context::Database::Mongo(db) => {
-            check_mongo_at_start_up(&db, &stores).await?;
-            stores
-        }
-    };
-    let codec = SessionCodec::from_settings(&settings);
-    let sessions: Arc<dyn SessionStore> = match settings.session_engine.as_str() {
-        "db" | "django.contrib.sessions.backends.db" => stores.sessions.store(),
-        "memory" => {
-            Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session_max_size))
-        }
-        "signed_cookies" | "django.contrib.sessions.backends.signed_cookies" => {
-            Arc::new(SignedCookieStore::new(
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-                settings.session_cookie_age,
-            ))
-        }
-        "cache" | "django.contrib.sessions.backends.cache" => Arc::new(
-            sesame::redis::RedisSessionStore::connect(redis_config(&settings)?)
-                .map_err(|e| CliError::runtime(e.to_string()))?,
-        ),
-        "cached_db" | "django.contrib.sessions.backends.cached_db" => Arc::new(
-            sesame::redis::CachedDbSessionStore::connect(
-                redis_config(&settings)?,
-                stores.sessions.store(),
-            )
-            .map_err(|e| CliError::runtime(e.to_string()))?,
-        ),
-        other => {
-            return Err(CliError::usage(format!(
-                "unknown SESSION_ENGINE {other:?}: use db, cache, cached_db, signed_cookies or memory"
-            )));
-        }
-    };
-    let hashing = crate::context::hashing(&settings)?;
-    let users = stores.auth.clone();
-    let auth = Auth::new(
-        ModelBackend::new(users.clone(), hashing.clone()),
-        settings.secret_key.clone(),
-        settings.secret_key_fallbacks.clone(),
-        settings.auth_backend_path.clone(),
-    );
-    let mut sesame = Sesame::new(settings.clone(), sessions.clone())
-        .with_auth(auth)
-        .with_throttle(throttle(&settings, &stores, throttle_config));
-    if matches!(
-        settings.session_engine.as_str(),
-        "db" | "django.contrib.sessions.backends.db"
-    ) {
-        // Every page of the site looks at permissions (templates get `perms`).
-        sesame = sesame
-            .with_session_user_store(stores.session_user.clone())
-            .with_prefetched_permissions(true);
+    // The same assembly a library user gets from `sesame::from_settings`, creating the schema
+    // on the first run (a new SQLite file just works) and reading permissions with the
+    // session, since every page of the site looks at them (templates get `perms`).
+    let stack = Setup::new(&settings)
+        .migrate(Migrate::IfEmpty)
+        .prefetched_permissions(true)
+        .assemble()
+        .await?;
+    if let Some(created) = &stack.created {
+        eprintln!("{created}");
     }
-    let site = Site::new(settings.clone(), users, sessions, hashing)
-        .map_err(|e| CliError::usage(e.to_string()))?;
-    let app = site
-        .router()
-        .layer(sesame.layer())
-        .layer(axum::middleware::from_fn(log_requests));
+    let site = Site::new(
+        settings.clone(),
+        stack.stores.auth.clone(),
+        stack.sessions.clone(),
+        stack.hashing.clone(),
+    )
+    .map_err(|e| CliError::usage(e.to_string()))?;
+    // One line per request at info (`SESAME_LOG=warn` silences it), with the status and
+    // the time taken, from tower-http's TraceLayer.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+        .on_request(())
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .latency_unit(LatencyUnit::Micros),
+        );
+    let app = site.router().layer(stack.sesame.layer()).layer(trace);
 
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await
@@ -201,79 +113,6 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
     .map_err(|e| CliError::runtime(e.to_string()))?;
     eprintln!("Shut down cleanly.");
     Ok(())
-}
-
-/// The login throttle's counters: in the users' database, so that every `sesame serve` over
-/// it enforces one limit (three processes behind a proxy count together); in memory only
-/// with the `memory` session engine, whose sessions are per process anyway.
-fn throttle(
-    settings: &Settings,
-    stores: &crate::context::Stores,
-    config: ThrottleConfig,
-) -> Throttle {
-    if settings.session_engine == "memory" {
-        return Throttle::in_memory(config);
-    }
-    let store: Arc<dyn ThrottleStore> = match &stores.db {
-        crate::context::Database::Sql(db) => {
-            Arc::new(sesame::sql::SqlThrottleStore::new(db.clone()))
-        }
-        crate::context::Database::Mongo(db) => {
-            Arc::new(sesame::mongodb::MongoThrottleStore::new(db.clone()))
-        }
-    };
-    Throttle::new(config, store)
-}
-
-/// On MongoDB: an empty database gets its indexes and default permissions (as an empty SQLite
-/// file gets its tables); a database with some of them missing is refused, since a missing
-/// unique index would let duplicates in; a plain `expire_date` index is only a warning.
-async fn check_mongo_at_start_up(
-    db: &sesame::mongodb::MongoDb,
-    stores: &crate::context::Stores,
-) -> Result<(), CliError> {
-    let problems = sesame::mongodb::check_indexes(db)
-        .await
-        .map_err(|e| CliError::runtime(e.to_string()))?;
-    let all = sesame::mongodb::required_indexes(
-        db.collections(),
-        db.config().user_id,
-        db.config().unique_email,
-    );
-    if !problems.is_empty() && problems.len() == all.len() {
-        let report = sesame::mongodb::migrate(db)
-            .await
-            .map_err(|e| CliError::runtime(e.to_string()))?;
-        sesame::core::auth::store::create_default_permissions(stores.auth.as_ref())
-            .await
-            .map_err(|e| CliError::runtime(e.to_string()))?;
-        eprintln!(
-            "Created {} indexes and the default permissions on first run.",
-            report.created.len()
-        );
-        return Ok(());
-    }
-    crate::context::refuse_missing_indexes(&problems)?;
-    for p in problems {
-        eprintln!("warning: {p}");
-    }
-    Ok(())
-}
-
-/// The Redis cache of the `cache` and `cached_db` engines, as Django's `CACHES["default"]`.
-fn redis_config(settings: &Settings) -> Result<sesame::redis::RedisConfig, CliError> {
-    let Some(url) = settings.cache_url.as_deref().filter(|u| !u.is_empty()) else {
-        return Err(CliError::usage(format!(
-            "SESSION_ENGINE {:?} needs a cache: set SESAME_CACHE_URL=redis://host:6379/0",
-            settings.session_engine
-        )));
-    };
-    let timeout = crate::context::store_timeout(settings);
-    Ok(sesame::redis::RedisConfig::new(url)
-        .with_key_prefix(settings.cache_key_prefix.clone())
-        .with_version(settings.cache_version)
-        .with_timeouts(timeout, timeout)
-        .with_max_size(settings.session_max_size))
 }
 
 async fn shutdown() {

@@ -439,7 +439,12 @@ pub async fn import_mango(
     sessions: String,
 ) -> Result<(), CliError> {
     use sesame::mongodb::import::{MangoSource, import_mango};
-    let (db, store) = stores.mongo()?;
+    let crate::context::Database::Mongo(db) = &stores.db else {
+        return Err(CliError::usage(
+            "this command needs a MongoDB database_url (mongodb://host:port/dbname)",
+        ));
+    };
+    let store = sesame::mongodb::MongoAuthStore::new(db.clone());
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} importing {msg} {bar:40} {pos}/{len}")

@@ -174,7 +174,9 @@ async fn site(redis: &PersistentRedis, engine: Engine) -> Router {
         vec![],
         sesame_core::auth::MODEL_BACKEND_PATH.into(),
     );
-    let sesame = Sesame::new(settings.clone(), sessions.clone()).with_auth(auth);
+    let sesame = Sesame::builder(settings.clone(), sessions.clone())
+        .auth(auth)
+        .build();
     Site::new(settings, users, sessions, hashing)
         .unwrap()
         .router()

@@ -26,7 +26,7 @@
 //!     Vec::new(),
 //!     settings.auth_backend_path.clone(),
 //! );
-//! let sesame = Sesame::new(settings.clone(), sessions.clone()).with_auth(auth);
+//! let sesame = Sesame::builder(settings.clone(), sessions.clone()).auth(auth).build();
 //! let app = Site::new(settings, users, sessions, hashing)?.router().layer(sesame.layer());
 //! # let _: axum::Router = app;
 //! # Ok(())
@@ -647,7 +647,7 @@ async fn password_reset_submit(
             .and_then(|t| {
                 t.render(context! { site_name => domain.clone(), domain => domain.clone(), protocol, uid => uid_encode(&pk), token, username => user.username.clone() })
             })
-            .map_err(|e| SesameError::Internal(format!("password reset e-mail template: {e}")))?;
+            .map_err(|e| SesameError::Internal(format!("password reset e-mail template: {e}").into()))?;
         let mail = Email {
             from: site.inner.settings.default_from_email.clone(),
             to: user.email.clone(),

@@ -69,7 +69,7 @@ impl TemplateContext {
     /// The context for the request behind `auth`.
     pub async fn from_auth(auth: &AuthContext) -> Result<Value, SesameError> {
         let state = auth.request_state();
-        let messages = Messages::from_state(state.clone());
+        let messages = Messages::from_state(state.clone())?;
         let token = CsrfToken(sesame_axum::get_token(state).await?);
         let overrides = state.sesame().settings().message_tags.clone();
         let user = auth.user().await?;

@@ -62,9 +62,10 @@ fn site(settings: Settings, users: Arc<dyn AuthStore>, throttle: Throttle) -> Ro
         vec![],
         settings.auth_backend_path.clone(),
     );
-    let sesame = Sesame::new(settings.clone(), sessions.clone())
-        .with_auth(auth)
-        .with_throttle(throttle);
+    let sesame = Sesame::builder(settings.clone(), sessions.clone())
+        .auth(auth)
+        .throttle(throttle)
+        .build();
     Site::new(settings, users, sessions, hashing())
         .unwrap()
         .router()

@@ -1,7 +1,8 @@
 //! Sesame: Django's sessions and authentication for async Rust web services.
 //!
 //! This crate is the one applications depend on. It re-exports the framework-agnostic core
-//! ([`core`]) and, as they land, the stores and the web layer behind feature flags.
+//! ([`core`]) and, by feature, the stores and the web layer; [`from_settings`] assembles
+//! them as the settings say.
 //!
 //! ```
 //! use sesame::core::signing::Signer;
@@ -30,3 +31,20 @@ pub use sesame_sql as sql;
 /// The Redis session stores, Django's `cache` and `cached_db` engines (feature `redis`).
 #[cfg(feature = "redis")]
 pub use sesame_redis as redis;
+
+#[cfg(all(feature = "axum", any(feature = "sql", feature = "mongodb")))]
+pub mod setup;
+#[cfg(all(feature = "axum", any(feature = "sql", feature = "mongodb")))]
+pub use setup::{SetupError, from_settings};
+
+/// What most applications import: `use sesame::prelude::*;`.
+#[cfg(feature = "axum")]
+pub mod prelude {
+    pub use crate::axum::{
+        AuthContext, CsrfToken, CurrentUser, LoginError, LoginRequired, Messages,
+        PermissionRequired, PermissionSet, Sesame, SesameError, SessionHandle, UserPassesTest,
+        UserTest,
+    };
+    pub use crate::core::auth::User;
+    pub use crate::core::settings::Settings;
+}

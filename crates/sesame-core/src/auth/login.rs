@@ -52,6 +52,29 @@ impl Auth {
         )
     }
 
+    /// One `ModelBackend`, with the keys and the backend path from the settings
+    /// (`SECRET_KEY`, `SECRET_KEY_FALLBACKS`, `auth_backend_path`).
+    ///
+    /// ```
+    /// use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend};
+    /// use sesame_core::auth::hashers::{Hashers, PasswordHashing};
+    /// use sesame_core::settings::Settings;
+    /// use std::sync::Arc;
+    ///
+    /// let settings = Settings { secret_key: "s3cr3t".into(), ..Settings::default() };
+    /// let hashing = PasswordHashing::new(Hashers::from_settings(&settings).unwrap(), 1);
+    /// let auth = Auth::from_settings(ModelBackend::new(Arc::new(MemoryAuthStore::new()), hashing), &settings);
+    /// assert_eq!(auth.backends().len(), 1);
+    /// ```
+    pub fn from_settings(backend: ModelBackend, settings: &crate::settings::Settings) -> Self {
+        Self::new(
+            backend,
+            settings.secret_key.clone(),
+            settings.secret_key_fallbacks.clone(),
+            settings.auth_backend_path.clone(),
+        )
+    }
+
     /// A chain of backends, tried in order.
     pub fn with_backends(
         backends: Vec<Arc<dyn AuthenticationBackend>>,
