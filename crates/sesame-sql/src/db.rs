@@ -537,3 +537,41 @@ mod tests {
         assert_eq!(sqlite_datetime(late), "0999-12-31 23:59:59");
     }
 }
+
+#[cfg(test)]
+mod feature_tests {
+    use super::*;
+
+    /// Each URL scheme names its dialect; one not compiled in fails to connect, naming the
+    /// feature, before any driver is involved.
+    #[tokio::test]
+    async fn a_dialect_left_out_is_named() {
+        for (url, backend) in [
+            ("sqlite://x.sqlite3", Backend::Sqlite),
+            ("postgres://u@127.0.0.1:1/db", Backend::Postgres),
+            ("postgresql://u@127.0.0.1:1/db", Backend::Postgres),
+            ("mysql://u@127.0.0.1:1/db", Backend::MySql),
+            ("mariadb://u@127.0.0.1:1/db", Backend::MySql),
+        ] {
+            assert_eq!(Backend::from_url(url), Some(backend));
+            if !backend.is_compiled_in() {
+                let err = Db::connect(url, PoolSettings::default()).await;
+                assert!(
+                    matches!(err, Err(ConnectError::NotCompiledIn { backend: b }) if b == backend.name()),
+                    "{url}"
+                );
+            }
+        }
+        assert_eq!(Backend::from_url("oracle://x"), None);
+        assert!(matches!(
+            Db::connect("oracle://x", PoolSettings::default()).await,
+            Err(ConnectError::UnsupportedUrl(_))
+        ));
+        assert_eq!(Backend::Sqlite.is_compiled_in(), cfg!(feature = "sqlite"));
+        assert_eq!(
+            Backend::Postgres.is_compiled_in(),
+            cfg!(feature = "postgres")
+        );
+        assert_eq!(Backend::MySql.is_compiled_in(), cfg!(feature = "mysql"));
+    }
+}
