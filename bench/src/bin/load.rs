@@ -86,89 +86,91 @@ const CLK_TCK: f64 = 100.0;
 // ---------------------------------------------------------------------------------------
 // Options
 
-#[derive(Debug, Clone)]
+/// The command line (clap); every flag of bench/run-load.sh and bench/README.md.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "load",
+    about = "The load test of an authenticated GET /api/whoami (see bench/run-load.sh)"
+)]
 struct Options {
+    /// The `sesame` binary.
+    #[arg(long, value_name = "PATH")]
     sesame: PathBuf,
+    /// The `axum_login_app` binary.
+    #[arg(long, value_name = "PATH")]
     axum_login: PathBuf,
+    /// The `floor` binary.
+    #[arg(long, value_name = "PATH")]
     floor: PathBuf,
+    /// Keep-alive connections of the load.
+    #[arg(long, value_name = "N", default_value_t = 32)]
     connections: usize,
+    /// Seconds of load before measuring.
+    #[arg(long, value_name = "S", default_value = "2", value_parser = seconds)]
     warmup: Duration,
+    /// Seconds measured per round.
+    #[arg(long, value_name = "S", default_value = "10", value_parser = seconds)]
     duration: Duration,
+    /// Logins per second beside the load.
+    #[arg(long, value_name = "R", default_value_t = 2.0)]
     logins_per_sec: f64,
+    /// The paced rate, as a fraction of Sesame's full-speed rate.
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
     paced_fraction: f64,
-    server_cpus: Option<String>,
+    /// The CPUs the servers are pinned to (`taskset -c`), or `none`.
+    #[arg(long, value_name = "LIST|none", default_value = "1", value_parser = cpu_list)]
+    server_cpus: CpuList,
+    /// Where the database and the servers' logs go (emptied first).
+    #[arg(long, value_name = "DIR", default_value_os_t = default_work_dir())]
     work_dir: PathBuf,
+    /// Filler rows of django_session (and of tower_sessions).
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
     filler_sessions: usize,
+    /// Filler rows of auth_user.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
     filler_users: usize,
+    /// Leave out phase 2 (logins beside the load).
+    #[arg(long)]
     skip_logins: bool,
+    /// Rounds of phase 1.
+    #[arg(long, value_name = "N", default_value_t = 3)]
     rounds: usize,
+    /// The login user's hasher in phase 2 (say `md5`), first in PASSWORD_HASHERS.
+    #[arg(long, value_name = "NAME")]
     login_hasher: Option<String>,
+    /// A diagnostic: every target loaded once per round at this fixed rate, only logged.
+    #[arg(long, value_name = "RPS")]
     paced_probe: Option<f64>,
+    /// Rounds of phase 2.
+    #[arg(long, value_name = "N", default_value_t = 9)]
     login_rounds: usize,
+    /// Seconds of each of phase 2's rounds.
+    #[arg(long, value_name = "S", default_value = "4", value_parser = seconds)]
     login_duration: Duration,
 }
 
-fn usage() -> Error {
-    "usage: load --sesame PATH --axum-login PATH --floor PATH [--connections N] [--warmup S] \
-     [--duration S] [--logins-per-sec R] [--paced-fraction F] [--server-cpus LIST|none] \
-     [--work-dir DIR] [--filler-sessions N] [--filler-users N] [--rounds N] [--skip-logins] \
-     [--login-hasher NAME] [--paced-probe RPS] [--login-rounds N] [--login-duration S]"
-        .into()
+/// `--server-cpus`: a `taskset -c` list, or `none` (not pinned).
+type CpuList = Option<String>;
+
+fn cpu_list(value: &str) -> Result<CpuList, String> {
+    Ok((value != "none").then(|| value.to_owned()))
 }
 
+/// A number of seconds, fractions allowed.
+fn seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{e}"))
+}
+
+fn default_work_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("sesame-load-{}", std::process::id()))
+}
+
+/// The options, with what clap cannot check: the three binaries exist, and the counts and
+/// durations that divide are not zero.
 fn parse_options() -> Res<Options> {
-    let mut o = Options {
-        sesame: PathBuf::new(),
-        axum_login: PathBuf::new(),
-        floor: PathBuf::new(),
-        connections: 32,
-        warmup: Duration::from_secs(2),
-        duration: Duration::from_secs(10),
-        logins_per_sec: 2.0,
-        paced_fraction: 0.5,
-        server_cpus: Some("1".to_owned()),
-        work_dir: std::env::temp_dir().join(format!("sesame-load-{}", std::process::id())),
-        filler_sessions: 10_000,
-        filler_users: 1_000,
-        skip_logins: false,
-        rounds: 3,
-        login_hasher: None,
-        paced_probe: None,
-        login_rounds: 9,
-        login_duration: Duration::from_secs(4),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--skip-logins" {
-            o.skip_logins = true;
-            continue;
-        }
-        if flag == "-h" || flag == "--help" {
-            return Err(usage());
-        }
-        let value = args.next().ok_or_else(usage)?;
-        let secs = |v: &str| -> Res<Duration> { Ok(Duration::from_secs_f64(v.parse()?)) };
-        match flag.as_str() {
-            "--sesame" => o.sesame = value.into(),
-            "--axum-login" => o.axum_login = value.into(),
-            "--floor" => o.floor = value.into(),
-            "--connections" => o.connections = value.parse()?,
-            "--warmup" => o.warmup = secs(&value)?,
-            "--duration" => o.duration = secs(&value)?,
-            "--logins-per-sec" => o.logins_per_sec = value.parse()?,
-            "--paced-fraction" => o.paced_fraction = value.parse()?,
-            "--server-cpus" => o.server_cpus = (value != "none").then_some(value),
-            "--work-dir" => o.work_dir = value.into(),
-            "--filler-sessions" => o.filler_sessions = value.parse()?,
-            "--filler-users" => o.filler_users = value.parse()?,
-            "--rounds" => o.rounds = value.parse()?,
-            "--login-hasher" => o.login_hasher = Some(value),
-            "--paced-probe" => o.paced_probe = Some(value.parse()?),
-            "--login-rounds" => o.login_rounds = value.parse()?,
-            "--login-duration" => o.login_duration = secs(&value)?,
-            _ => return Err(usage()),
-        }
-    }
+    use clap::Parser;
+    let o = Options::parse();
     for (name, path) in [
         ("--sesame", &o.sesame),
         ("--axum-login", &o.axum_login),
@@ -185,7 +187,11 @@ fn parse_options() -> Res<Options> {
         || o.login_rounds == 0
         || o.login_duration.is_zero()
     {
-        return Err(usage());
+        return Err(
+            "--connections, --rounds, --duration, --logins-per-sec, --login-rounds and \
+                    --login-duration must be positive"
+                .into(),
+        );
     }
     Ok(o)
 }
@@ -429,23 +435,12 @@ fn start(o: &Options, name: &'static str, mut cmd: Command) -> Res<Server> {
 // ---------------------------------------------------------------------------------------
 // The database
 
-/// A small deterministic generator for filler keys.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn key(&mut self, len: usize) -> String {
-        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-        (0..len)
-            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char)
-            .collect()
-    }
+/// A filler key of `len` characters from Django's session-key alphabet.
+fn filler_key(rng: &mut impl rand::Rng, len: usize) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 /// Django's schema by `sesame migrate`, the two users (the loaded one with a group permission
@@ -489,7 +484,8 @@ async fn prepare_database(o: &Options, db_url: &str) -> Res<()> {
     )
     .execute(&pool)
     .await?;
-    let mut rng = XorShift(0x005e_5a3e_10ad_7e57_u64);
+    // Seeded: the same filler rows on every run.
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(0x005e_5a3e_10ad_7e57);
     let mut tx = pool.begin().await?;
     for i in 0..o.filler_users {
         sqlx::query(
@@ -508,14 +504,14 @@ async fn prepare_database(o: &Options, db_url: &str) -> Res<()> {
             "INSERT INTO django_session (session_key, session_data, expire_date) \
              VALUES (?, ?, '2099-01-01 00:00:00')",
         )
-        .bind(rng.key(32))
+        .bind(filler_key(&mut rng, 32))
         .bind(data)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO tower_sessions (id, data, expiry_date) VALUES (?, ?, '2099-01-01T00:00:00Z')",
         )
-        .bind(rng.key(22))
+        .bind(filler_key(&mut rng, 22))
         .bind(data.as_bytes())
         .execute(&mut *tx)
         .await?;

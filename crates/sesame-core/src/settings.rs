@@ -324,15 +324,12 @@ impl Default for Settings {
             session_key_salt: crate::session::DEFAULT_KEY_SALT.into(),
             session_max_size: 0,
             session_decode_cache_bytes: crate::session::DEFAULT_DECODE_CACHE_BYTES,
-            password_hashers: [
-                "pbkdf2_sha256",
-                "pbkdf2_sha1",
-                "argon2",
-                "bcrypt_sha256",
-                "scrypt",
-            ]
-            .map(String::from)
-            .to_vec(),
+            // Django's list, less the hashers this build leaves out (crate features), so that
+            // the defaults work in any build.
+            password_hashers: crate::auth::hashers::django_default_names()
+                .into_iter()
+                .map(String::from)
+                .collect(),
             auth_password_validators: default_validators(),
             password_reset_timeout: 259_200,
             password_hashing_threads: 0,

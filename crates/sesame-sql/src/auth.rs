@@ -188,6 +188,7 @@ impl SqlAuthStore {
     /// Insert and return the new integer id (`RETURNING id`, or MySQL's `LAST_INSERT_ID()`).
     async fn insert_returning_id(&self, sql: &str, binds: &[Bind<'_>]) -> Result<i64, sqlx::Error> {
         match &self.db.pool {
+            #[cfg(feature = "sqlite")]
             crate::db::Pool::Sqlite(p) => {
                 let returning = format!("{sql} RETURNING id");
                 let row = bind_all!(sqlx::query(&returning), binds)
@@ -195,6 +196,7 @@ impl SqlAuthStore {
                     .await?;
                 Ok(i64::from(row.try_get::<i32, _>(0)?))
             }
+            #[cfg(feature = "postgres")]
             crate::db::Pool::Postgres(p) => {
                 let returning = format!("{sql} RETURNING id");
                 let row = bind_all!(sqlx::query(&returning), binds)
@@ -202,6 +204,7 @@ impl SqlAuthStore {
                     .await?;
                 Ok(i64::from(row.try_get::<i32, _>(0)?))
             }
+            #[cfg(feature = "mysql")]
             crate::db::Pool::MySql(p) => {
                 let done = bind_all!(sqlx::query(sql), binds).execute(p).await?;
                 Ok(done.last_insert_id() as i64)
@@ -370,12 +373,19 @@ impl SqlAuthStore {
         let has_extra = self.has_extra;
         let now = Utc::now();
         let scope = self.read_scope + u64::from(with_permissions);
+        #[cfg(feature = "sqlite")]
         let inline = self.db.sqlite_reader().and_then(|reader| {
             reader.read_unchanged(scope, key, now, |conn| {
                 let now = crate::db::sqlite_datetime(now);
                 read_joined_row(conn, sql, key, &now, has_extra, with_permissions)
             })
         });
+        // Without SQLite there is no inline reader: every read goes through sqlx.
+        #[cfg(not(feature = "sqlite"))]
+        let inline = {
+            let _ = (scope, has_extra);
+            None
+        };
         let row = match inline {
             Some(row) => row,
             None => {
@@ -1043,6 +1053,7 @@ fn user_permission_ids(user: &str) -> String {
 
 /// Sessions larger than this are read again on every request rather than remembered by the
 /// inline reader (which keeps a bounded number of rows per connection, not bytes).
+#[cfg(feature = "sqlite")]
 const MAX_REMEMBERED_SESSION_BYTES: usize = 4096;
 
 /// A row of the joined statement: the encoded session, its user (if the index named one
@@ -1051,6 +1062,7 @@ type Joined = (String, Option<User>, Option<BTreeSet<String>>);
 
 /// The joined statement through the inline SQLite reader (`crate::sqlite_reader`), decoded as
 /// the sqlx path decodes it, with the session's expiry (until when the row holds).
+#[cfg(feature = "sqlite")]
 fn read_joined_row(
     conn: &rusqlite::Connection,
     sql: &str,
@@ -1171,6 +1183,7 @@ impl sesame_core::session::SessionUserStore for SqlSessionWithUser {
 }
 
 #[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests {
     use super::*;
     use crate::{Db, PoolSettings, SqlSessionStore, migrate};

@@ -1,16 +1,26 @@
 //! The connection: one of three sqlx pools, the SQL dialect differences, and the mapping of
 //! driver errors to Sesame's typed errors.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use sesame_core::auth::AuthStoreError;
 use sesame_core::session::StoreError;
+#[cfg(feature = "mysql")]
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The database behind a store.
+// Without a dialect the crate has no pool to hold; say so at once rather than through a
+// cascade of type errors.
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("sesame-sql needs at least one of the features `sqlite`, `postgres`, `mysql`");
+
+/// The database behind a store. Every dialect is named whether or not its driver is compiled
+/// in (features `sqlite`, `postgres`, `mysql`), so code matching on it builds under any set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite (the embedded default).
@@ -22,7 +32,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The name used in messages.
+    /// The name used in messages, which is also the name of the crate feature that compiles
+    /// its driver in.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -30,13 +41,39 @@ impl Backend {
             Backend::MySql => "mysql",
         }
     }
+
+    /// Whether this build has the dialect's driver (its crate feature is on).
+    pub fn is_compiled_in(self) -> bool {
+        match self {
+            Backend::Sqlite => cfg!(feature = "sqlite"),
+            Backend::Postgres => cfg!(feature = "postgres"),
+            Backend::MySql => cfg!(feature = "mysql"),
+        }
+    }
+
+    /// The dialect a database URL names by its scheme (`sqlite:`, `postgres:` or
+    /// `postgresql:`, `mysql:` or `mariadb:`), compiled in or not.
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Some(Backend::MySql)
+        } else {
+            None
+        }
+    }
 }
 
-/// One of the three pools.
+/// One pool per compiled-in dialect.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
+    #[cfg(feature = "sqlite")]
     Sqlite(sqlx::SqlitePool),
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::PgPool),
+    #[cfg(feature = "mysql")]
     MySql(sqlx::MySqlPool),
 }
 
@@ -45,8 +82,11 @@ pub(crate) enum Pool {
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match &$db.pool {
+            #[cfg(feature = "sqlite")]
             $crate::db::Pool::Sqlite($pool) => $body,
+            #[cfg(feature = "postgres")]
             $crate::db::Pool::Postgres($pool) => $body,
+            #[cfg(feature = "mysql")]
             $crate::db::Pool::MySql($pool) => $body,
         }
     };
@@ -59,6 +99,15 @@ pub enum ConnectError {
     /// The URL is not `sqlite://`, `postgres://` or `mysql://`.
     #[error("unsupported database URL {0:?}: use sqlite://path, postgres://... or mysql://...")]
     UnsupportedUrl(String),
+    /// The URL names a dialect whose driver this build leaves out.
+    #[error(
+        "the database URL is for {backend}, which this build does not include: enable the \
+         `{backend}` feature of sesame-sql (or of sesame)"
+    )]
+    NotCompiledIn {
+        /// The dialect, also the feature's name (`sqlite`, `postgres`, `mysql`).
+        backend: &'static str,
+    },
     /// The URL could not be parsed.
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
@@ -78,6 +127,7 @@ pub struct Db {
     pub(crate) pool: Pool,
     backend: Backend,
     /// For a SQLite file: the inline reader of the request path (see `sqlite_reader`).
+    #[cfg(feature = "sqlite")]
     reader: Option<std::sync::Arc<crate::sqlite_reader::SqliteReader>>,
 }
 
@@ -111,88 +161,115 @@ impl Default for PoolSettings {
 
 impl Db {
     /// Connect to `sqlite://path` (created if missing), `postgres://...` or `mysql://...`.
+    /// A URL whose dialect is not compiled in fails with [`ConnectError::NotCompiledIn`].
     pub async fn connect(url: &str, settings: PoolSettings) -> Result<Self, ConnectError> {
-        let invalid = |e: sqlx::Error| ConnectError::InvalidUrl(e.to_string());
-        let mut reader = None;
-        let (pool, backend) = if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(invalid)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
-            // An in-memory database exists only inside sqlx's own connections; a custom VFS or
-            // `immutable` would be opened differently by the reader than by sqlx.
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let special = url.contains("vfs=") || url.contains("immutable=");
-            if settings.sqlite_inline_reads && !in_memory && !special {
-                reader = Some(std::sync::Arc::new(
-                    crate::sqlite_reader::SqliteReader::new(
-                        opts.get_filename(),
-                        settings.sqlite_unchanged_reads,
-                    ),
-                ));
-            }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout)
-                // A connection to a local file does not go stale the way a socket does, and
-                // sqlx's ping before each acquire is one more trip to the connection's worker
-                // thread on every query (measured: a fifth of an authenticated request).
-                .test_before_acquire(false)
-                .connect_with(opts)
-                .await
-                .map_err(|source| ConnectError::Connect {
-                    backend: "sqlite",
-                    source,
-                })?;
-            (Pool::Sqlite(pool), Backend::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let opts = PgConnectOptions::from_str(url).map_err(invalid)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout)
-                .connect_with(opts)
-                .await
-                .map_err(|source| ConnectError::Connect {
-                    backend: "postgres",
-                    source,
-                })?;
-            (Pool::Postgres(pool), Backend::Postgres)
-        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
-            let url = url.replacen("mariadb:", "mysql:", 1);
-            // Django stores naive UTC in MySQL; the session time zone must not shift it.
-            let opts = MySqlConnectOptions::from_str(&url)
-                .map_err(invalid)?
-                .timezone(Some("+00:00".into()));
-            let pool = MySqlPoolOptions::new()
-                .max_connections(settings.max_connections)
-                .acquire_timeout(settings.acquire_timeout)
-                .connect_with(opts)
-                .await
-                .map_err(|source| ConnectError::Connect {
-                    backend: "mysql",
-                    source,
-                })?;
-            (Pool::MySql(pool), Backend::MySql)
-        } else {
+        let Some(backend) = Backend::from_url(url) else {
             return Err(ConnectError::UnsupportedUrl(url.to_owned()));
         };
-        Ok(Self {
+        match backend {
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite => Self::connect_sqlite(url, settings).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let opts = PgConnectOptions::from_str(url).map_err(invalid_url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(opts)
+                    .await
+                    .map_err(|source| ConnectError::Connect {
+                        backend: "postgres",
+                        source,
+                    })?;
+                Ok(Self::from_pool(Pool::Postgres(pool), backend))
+            }
+            #[cfg(feature = "mysql")]
+            Backend::MySql => {
+                let url = url.replacen("mariadb:", "mysql:", 1);
+                // Django stores naive UTC in MySQL; the session time zone must not shift it.
+                let opts = MySqlConnectOptions::from_str(&url)
+                    .map_err(invalid_url)?
+                    .timezone(Some("+00:00".into()));
+                let pool = MySqlPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(opts)
+                    .await
+                    .map_err(|source| ConnectError::Connect {
+                        backend: "mysql",
+                        source,
+                    })?;
+                Ok(Self::from_pool(Pool::MySql(pool), backend))
+            }
+            #[allow(unreachable_patterns)] // with all three dialects compiled in
+            other => Err(ConnectError::NotCompiledIn {
+                backend: other.name(),
+            }),
+        }
+    }
+
+    /// A pool without the inline SQLite reader.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    fn from_pool(pool: Pool, backend: Backend) -> Self {
+        Self {
             pool,
             backend,
+            #[cfg(feature = "sqlite")]
+            reader: None,
+        }
+    }
+
+    /// `sqlite://path`: the sqlx pool and, for a file, the inline reader.
+    #[cfg(feature = "sqlite")]
+    async fn connect_sqlite(url: &str, settings: PoolSettings) -> Result<Self, ConnectError> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(invalid_url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // An in-memory database exists only inside sqlx's own connections; a custom VFS or
+        // `immutable` would be opened differently by the reader than by sqlx.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let special = url.contains("vfs=") || url.contains("immutable=");
+        let mut reader = None;
+        if settings.sqlite_inline_reads && !in_memory && !special {
+            reader = Some(std::sync::Arc::new(
+                crate::sqlite_reader::SqliteReader::new(
+                    opts.get_filename(),
+                    settings.sqlite_unchanged_reads,
+                ),
+            ));
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            // A connection to a local file does not go stale the way a socket does, and
+            // sqlx's ping before each acquire is one more trip to the connection's worker
+            // thread on every query (measured: a fifth of an authenticated request).
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await
+            .map_err(|source| ConnectError::Connect {
+                backend: "sqlite",
+                source,
+            })?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+            backend: Backend::Sqlite,
             reader,
         })
     }
 
     /// The inline reader, for a SQLite file.
+    #[cfg(feature = "sqlite")]
     pub(crate) fn sqlite_reader(&self) -> Option<&crate::sqlite_reader::SqliteReader> {
         self.reader.as_deref()
     }
 
     /// The same pool with the inline reader replaced (`None`: every read through sqlx), and
     /// whether it remembers reads of an unchanged database.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "sqlite"))]
     pub(crate) fn with_sqlite_reader_at(
         mut self,
         path: Option<&std::path::Path>,
@@ -240,11 +317,18 @@ impl Db {
 
     /// Close the pool.
     pub async fn close(&self) {
+        #[cfg(feature = "sqlite")]
         if let Some(reader) = &self.reader {
             reader.close();
         }
         with_pool!(self, p => p.close().await)
     }
+}
+
+/// A URL the driver could not read.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+fn invalid_url(e: sqlx::Error) -> ConnectError {
+    ConnectError::InvalidUrl(e.to_string())
 }
 
 /// Whether a driver error means "cannot reach the database" (503, retry later).
@@ -298,6 +382,7 @@ impl From<sqlx::Error> for SqlError {
 }
 
 /// Django's SQLite datetime text: `str(naive_utc)`, i.e. `YYYY-MM-DD HH:MM:SS[.ffffff]`.
+#[cfg(feature = "sqlite")]
 pub(crate) fn sqlite_datetime(dt: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
     // Written out rather than through `format`, whose strftime parsing showed in the profile
@@ -315,6 +400,7 @@ pub(crate) fn sqlite_datetime(dt: DateTime<Utc>) -> String {
 /// Exactly `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD HH:MM:SS.ffffff`, what Django and Sesame
 /// write, read without chrono's format parser (two per authenticated request, and it showed in
 /// the profile); anything else is left to it.
+#[cfg(feature = "sqlite")]
 pub(crate) fn parse_django_text(text: &str) -> Option<DateTime<Utc>> {
     let b = text.as_bytes();
     if !(b.len() == 19 || b.len() == 26) {
@@ -351,6 +437,7 @@ pub(crate) trait BindTime {
     fn bind_opt_time(self, dt: Option<DateTime<Utc>>) -> Self;
 }
 
+#[cfg(feature = "sqlite")]
 impl<'q> BindTime for sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
     fn bind_time(self, dt: DateTime<Utc>) -> Self {
         self.bind(sqlite_datetime(dt))
@@ -360,6 +447,7 @@ impl<'q> BindTime for sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteA
     }
 }
 
+#[cfg(feature = "postgres")]
 impl<'q> BindTime for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     fn bind_time(self, dt: DateTime<Utc>) -> Self {
         self.bind(dt)
@@ -369,6 +457,7 @@ impl<'q> BindTime for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgA
     }
 }
 
+#[cfg(feature = "mysql")]
 impl<'q> BindTime for sqlx::query::Query<'q, sqlx::MySql, sqlx::mysql::MySqlArguments> {
     fn bind_time(self, dt: DateTime<Utc>) -> Self {
         self.bind(dt.naive_utc())
@@ -383,6 +472,7 @@ pub(crate) trait GetTime {
     fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error>;
 }
 
+#[cfg(feature = "sqlite")]
 impl GetTime for sqlx::sqlite::SqliteRow {
     fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         use sqlx::Row;
@@ -392,11 +482,13 @@ impl GetTime for sqlx::sqlite::SqliteRow {
 }
 
 /// A datetime as Django stores it in SQLite (`str(naive_utc)`), or ISO 8601 with an offset.
+#[cfg(feature = "sqlite")]
 pub(crate) fn parse_sqlite_datetime(text: &str) -> Option<DateTime<Utc>> {
     // `parse_isoformat` also reads the naive `str()` form, with any number of fraction digits.
     parse_django_text(text).or_else(|| sesame_core::session::parse_isoformat(text))
 }
 
+#[cfg(feature = "postgres")]
 impl GetTime for sqlx::postgres::PgRow {
     fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         use sqlx::Row;
@@ -404,15 +496,17 @@ impl GetTime for sqlx::postgres::PgRow {
     }
 }
 
+#[cfg(feature = "mysql")]
 impl GetTime for sqlx::mysql::MySqlRow {
     fn time(&self, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
         use sqlx::Row;
-        let naive: Option<NaiveDateTime> = self.try_get(column)?;
+        let naive: Option<chrono::NaiveDateTime> = self.try_get(column)?;
         Ok(naive.map(|n| n.and_utc()))
     }
 }
 
 #[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests {
     use super::*;
     use chrono::TimeZone;
@@ -441,5 +535,43 @@ mod tests {
         // Years before 1000 keep four digits, as Python writes them.
         let late = Utc.with_ymd_and_hms(999, 12, 31, 23, 59, 59).unwrap();
         assert_eq!(sqlite_datetime(late), "0999-12-31 23:59:59");
+    }
+}
+
+#[cfg(test)]
+mod feature_tests {
+    use super::*;
+
+    /// Each URL scheme names its dialect; one not compiled in fails to connect, naming the
+    /// feature, before any driver is involved.
+    #[tokio::test]
+    async fn a_dialect_left_out_is_named() {
+        for (url, backend) in [
+            ("sqlite://x.sqlite3", Backend::Sqlite),
+            ("postgres://u@127.0.0.1:1/db", Backend::Postgres),
+            ("postgresql://u@127.0.0.1:1/db", Backend::Postgres),
+            ("mysql://u@127.0.0.1:1/db", Backend::MySql),
+            ("mariadb://u@127.0.0.1:1/db", Backend::MySql),
+        ] {
+            assert_eq!(Backend::from_url(url), Some(backend));
+            if !backend.is_compiled_in() {
+                let err = Db::connect(url, PoolSettings::default()).await;
+                assert!(
+                    matches!(err, Err(ConnectError::NotCompiledIn { backend: b }) if b == backend.name()),
+                    "{url}"
+                );
+            }
+        }
+        assert_eq!(Backend::from_url("oracle://x"), None);
+        assert!(matches!(
+            Db::connect("oracle://x", PoolSettings::default()).await,
+            Err(ConnectError::UnsupportedUrl(_))
+        ));
+        assert_eq!(Backend::Sqlite.is_compiled_in(), cfg!(feature = "sqlite"));
+        assert_eq!(
+            Backend::Postgres.is_compiled_in(),
+            cfg!(feature = "postgres")
+        );
+        assert_eq!(Backend::MySql.is_compiled_in(), cfg!(feature = "mysql"));
     }
 }

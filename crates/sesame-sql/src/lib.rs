@@ -31,6 +31,7 @@ mod auth;
 mod db;
 mod schema;
 mod sessions;
+#[cfg(feature = "sqlite")]
 mod sqlite_reader;
 mod throttle;
 

@@ -65,6 +65,7 @@ impl ThrottleStore for SqlThrottleStore {
         let now = now_ms();
         let expires = now.saturating_add(window_ms(window));
         // SQLite and PostgreSQL: one upsert with RETURNING.
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
         let upsert = self.db.sql(
             "INSERT INTO sesame_login_throttle (throttle_key, attempts, expires_ms) \
              VALUES (?, 1, ?) ON CONFLICT (throttle_key) DO UPDATE SET \
@@ -73,6 +74,7 @@ impl ThrottleStore for SqlThrottleStore {
              RETURNING attempts",
         );
         let attempts: i64 = match &self.db.pool {
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite(p) => sqlx::query(&upsert)
                 .bind(key.as_str())
                 .bind(expires)
@@ -82,6 +84,7 @@ impl ThrottleStore for SqlThrottleStore {
                 .map_err(err)?
                 .try_get(0)
                 .map_err(err)?,
+            #[cfg(feature = "postgres")]
             Pool::Postgres(p) => sqlx::query(&upsert)
                 .bind(key.as_str())
                 .bind(expires)
@@ -94,6 +97,7 @@ impl ThrottleStore for SqlThrottleStore {
             // MySQL has no RETURNING: LAST_INSERT_ID(expr) carries the new count out of the
             // upsert, read back on the same connection. The assignments run left to right,
             // so `attempts` sees the old `expires_ms`.
+            #[cfg(feature = "mysql")]
             Pool::MySql(p) => {
                 let mut conn = p.acquire().await.map_err(err)?;
                 sqlx::query(

@@ -76,7 +76,7 @@ impl SetupError {
 #[derive(Clone, Debug)]
 pub enum Database {
     /// SQLite, PostgreSQL or MySQL/MariaDB.
-    #[cfg(feature = "sql")]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     Sql(crate::sql::Db),
     /// MongoDB.
     #[cfg(feature = "mongodb")]
@@ -88,7 +88,7 @@ pub enum Database {
 #[derive(Clone)]
 pub enum DbSessions {
     /// In `django_session` (SQL).
-    #[cfg(feature = "sql")]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     Sql(crate::sql::SqlSessionStore),
     /// In the `django_session` collection.
     #[cfg(feature = "mongodb")]
@@ -107,7 +107,7 @@ impl std::fmt::Debug for DbSessions {
 macro_rules! each_db {
     ($sessions:expr, $s:ident => $body:expr) => {
         match $sessions {
-            #[cfg(feature = "sql")]
+            #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
             DbSessions::Sql($s) => $body,
             #[cfg(feature = "mongodb")]
             DbSessions::Mongo($s) => $body,
@@ -207,16 +207,16 @@ pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, Setu
             redact(url)
         )));
     }
-    #[cfg(feature = "sql")]
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
     return open_sql(settings, need_schema).await;
-    #[cfg(not(feature = "sql"))]
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
     Err(SetupError::Settings(format!(
-        "database_url {} needs the `sql` feature of the sesame crate",
+        "database_url {} needs a SQL feature (`sqlite`, `postgres` or `mysql`) of the sesame crate",
         redact(url)
     )))
 }
 
-#[cfg(feature = "sql")]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 async fn open_sql(settings: &Settings, need_schema: bool) -> Result<Stores, SetupError> {
     use crate::sql::{Db, PoolSettings, SchemaState, schema_state};
     let url = &settings.database_url;
@@ -253,7 +253,7 @@ async fn open_sql(settings: &Settings, need_schema: bool) -> Result<Stores, Setu
 
 /// The SQL stores over a pool. The auth store notes at construction whether Sesame's extra
 /// table exists, so call this again after a migration created it.
-#[cfg(feature = "sql")]
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 pub async fn sql_stores(db: crate::sql::Db, settings: &Settings) -> Result<Stores, SetupError> {
     use crate::sql::{SqlAuthStore, SqlSessionStore, SqlSessionWithUser};
     let auth = SqlAuthStore::new(db.clone())
@@ -440,7 +440,7 @@ fn throttle(settings: &Settings, stores: &Stores, config: ThrottleConfig) -> Thr
         return Throttle::in_memory(config);
     }
     let store: Arc<dyn ThrottleStore> = match &stores.db {
-        #[cfg(feature = "sql")]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
         Database::Sql(db) => Arc::new(crate::sql::SqlThrottleStore::new(db.clone())),
         #[cfg(feature = "mongodb")]
         Database::Mongo(db) => Arc::new(crate::mongodb::MongoThrottleStore::new(db.clone())),
@@ -455,7 +455,7 @@ async fn migrate_if_empty(
     stores: Stores,
 ) -> Result<(Stores, Option<String>), SetupError> {
     match stores.db.clone() {
-        #[cfg(feature = "sql")]
+        #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
         Database::Sql(db) => {
             use crate::sql::SchemaState;
             let state = crate::sql::schema_state(&db)

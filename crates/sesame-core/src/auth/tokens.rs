@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+#[cfg(feature = "tz")]
 use chrono_tz::Tz;
 
 const KEY_SALT: &str = "django.contrib.auth.tokens.PasswordResetTokenGenerator";
@@ -73,12 +74,38 @@ pub struct PasswordResetTokenGenerator {
     secret: String,
     fallbacks: Vec<String>,
     timeout: i64,
-    time_zone: Tz,
+    time_zone: Zone,
 }
 
-/// An unknown `TIME_ZONE` name.
+/// `TIME_ZONE`: any IANA zone with the `tz` feature (chrono-tz's database); UTC alone without.
+#[cfg(feature = "tz")]
+type Zone = Tz;
+
+/// `TIME_ZONE` without the `tz` feature: UTC is the only zone whose rules need no database.
+#[cfg(not(feature = "tz"))]
+#[derive(Debug, Clone, Copy)]
+struct Zone;
+
+#[cfg(not(feature = "tz"))]
+impl std::str::FromStr for Zone {
+    type Err = ();
+    fn from_str(name: &str) -> Result<Self, ()> {
+        matches!(
+            name,
+            "UTC" | "Etc/UTC" | "GMT" | "Etc/GMT" | "Zulu" | "Etc/Zulu"
+        )
+        .then_some(Zone)
+        .ok_or(())
+    }
+}
+
+/// An unknown `TIME_ZONE` name (or, without the `tz` feature, any zone but UTC).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown TIME_ZONE {0:?}")]
+#[cfg_attr(feature = "tz", error("unknown TIME_ZONE {0:?}"))]
+#[cfg_attr(
+    not(feature = "tz"),
+    error("TIME_ZONE {0:?} needs the `tz` feature of sesame-core (this build knows only UTC)")
+)]
 pub struct UnknownTimeZone(pub String);
 
 impl PasswordResetTokenGenerator {
@@ -112,7 +139,14 @@ impl PasswordResetTokenGenerator {
     /// Django's `_num_seconds(self._now())` at a real instant: local wall-clock seconds since
     /// 2001-01-01 in `TIME_ZONE`.
     pub fn timestamp_at(&self, now: DateTime<Utc>) -> i64 {
-        num_seconds(now.with_timezone(&self.time_zone).naive_local())
+        #[cfg(feature = "tz")]
+        let local = now.with_timezone(&self.time_zone).naive_local();
+        #[cfg(not(feature = "tz"))]
+        let local = {
+            let Zone = self.time_zone;
+            now.naive_utc()
+        };
+        num_seconds(local)
     }
 
     /// A token for the user, now.
@@ -182,6 +216,15 @@ fn make_token(user: TokenUser<'_>, timestamp: i64, secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// UTC in every build; other zones exactly when chrono-tz is compiled in.
+    #[test]
+    fn zones_follow_the_tz_feature() {
+        let zone = |name: &str| PasswordResetTokenGenerator::new("k", vec![], 60, name);
+        assert!(zone("UTC").is_ok());
+        assert_eq!(zone("America/Chicago").is_ok(), cfg!(feature = "tz"));
+        assert!(zone("Nowhere/Atlantis").is_err());
+    }
 
     #[test]
     fn spec_t1() {

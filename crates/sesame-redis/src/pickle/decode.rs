@@ -309,7 +309,7 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, items: Vec<usize>, at: usize) -> Result<()> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(DecodeError::Malformed {
                 what: "SETITEMS with an odd number of items",
                 at,

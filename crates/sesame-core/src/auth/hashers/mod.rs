@@ -16,18 +16,33 @@
 //! assert!(!defaults.verify_password("s3cret", &encoded).valid);
 //! ```
 
+//!
+//! PBKDF2 (Django's preferred hasher) is always compiled in; the others each have a crate
+//! feature, all on by default: `argon2`, `bcrypt` (`bcrypt` and `bcrypt_sha256`), `scrypt`,
+//! and `legacy` (`md5`, `sha1`, `unsalted_md5`, `unsalted_sha1`). Naming a hasher that is
+//! not compiled in is a configuration error ([`HashError::NotCompiledIn`]); a stored hash of
+//! such an algorithm does not verify, and says why in the log.
+
+#[cfg(feature = "argon2")]
 mod argon2;
+#[cfg(feature = "bcrypt")]
 mod bcrypt;
+#[cfg(feature = "legacy")]
 mod legacy;
 mod pbkdf2;
 mod pool;
+#[cfg(feature = "scrypt")]
 mod scrypt;
 
+#[cfg(feature = "argon2")]
 pub use argon2::Argon2Hasher;
+#[cfg(feature = "bcrypt")]
 pub use bcrypt::{BcryptHasher, BcryptSha256Hasher};
+#[cfg(feature = "legacy")]
 pub use legacy::{Md5Hasher, Sha1Hasher, UnsaltedMd5Hasher, UnsaltedSha1Hasher};
 pub use pbkdf2::{Pbkdf2Hasher, pbkdf2_iterations, sha_extensions};
 pub use pool::{DEFAULT_HASHING_NICE, PasswordHashing};
+#[cfg(feature = "scrypt")]
 pub use scrypt::ScryptHasher;
 
 use crate::crypto::{RANDOM_STRING_CHARS, get_random_string};
@@ -44,6 +59,17 @@ pub enum HashError {
     /// The algorithm is not configured (or does not exist).
     #[error("unknown password hashing algorithm {0:?}: it is not in PASSWORD_HASHERS")]
     UnknownAlgorithm(String),
+    /// The algorithm exists in Django but this build leaves it out.
+    #[error(
+        "password hasher {algorithm:?} is not compiled in: enable the `{feature}` feature of \
+         sesame-core (or of sesame), or remove it from PASSWORD_HASHERS"
+    )]
+    NotCompiledIn {
+        /// The algorithm, as a stored hash names it (`argon2`, `bcrypt_sha256`, ...).
+        algorithm: &'static str,
+        /// The crate feature that compiles it in.
+        feature: &'static str,
+    },
     /// The hasher only verifies legacy hashes.
     #[error("the {0} hasher only verifies old hashes; it cannot make new ones")]
     VerifyOnly(&'static str),
@@ -142,16 +168,77 @@ pub fn hasher_by_name(
     Ok(match short {
         "pbkdf2_sha256" | "PBKDF2PasswordHasher" => Arc::new(Pbkdf2Hasher::sha256(iterations)),
         "pbkdf2_sha1" | "PBKDF2SHA1PasswordHasher" => Arc::new(Pbkdf2Hasher::sha1(iterations)),
+        #[cfg(feature = "argon2")]
         "argon2" | "Argon2PasswordHasher" => Arc::new(Argon2Hasher::default()),
+        #[cfg(feature = "bcrypt")]
         "bcrypt_sha256" | "BCryptSHA256PasswordHasher" => Arc::new(BcryptSha256Hasher::default()),
+        #[cfg(feature = "bcrypt")]
         "bcrypt" | "BCryptPasswordHasher" => Arc::new(BcryptHasher::default()),
+        #[cfg(feature = "scrypt")]
         "scrypt" | "ScryptPasswordHasher" => Arc::new(ScryptHasher::default()),
+        #[cfg(feature = "legacy")]
         "md5" | "MD5PasswordHasher" => Arc::new(Md5Hasher),
+        #[cfg(feature = "legacy")]
         "sha1" | "SHA1PasswordHasher" => Arc::new(Sha1Hasher),
+        #[cfg(feature = "legacy")]
         "unsalted_sha1" | "UnsaltedSHA1PasswordHasher" => Arc::new(UnsaltedSha1Hasher),
+        #[cfg(feature = "legacy")]
         "unsalted_md5" | "UnsaltedMD5PasswordHasher" => Arc::new(UnsaltedMd5Hasher),
-        _ => return Err(HashError::UnknownAlgorithm(name.to_owned())),
+        _ => {
+            let missing = NOT_COMPILED_IN
+                .iter()
+                .find(|(_, class, _)| *class == short)
+                .or_else(|| NOT_COMPILED_IN.iter().find(|(alg, _, _)| *alg == short));
+            return Err(match missing {
+                Some(&(algorithm, _, feature)) => HashError::NotCompiledIn { algorithm, feature },
+                None => HashError::UnknownAlgorithm(name.to_owned()),
+            });
+        }
     })
+}
+
+/// Django's hashers that this build leaves out: (algorithm, Django class name, the feature
+/// that compiles it in).
+const NOT_COMPILED_IN: &[(&str, &str, &str)] = &[
+    #[cfg(not(feature = "argon2"))]
+    ("argon2", "Argon2PasswordHasher", "argon2"),
+    #[cfg(not(feature = "bcrypt"))]
+    ("bcrypt_sha256", "BCryptSHA256PasswordHasher", "bcrypt"),
+    #[cfg(not(feature = "bcrypt"))]
+    ("bcrypt", "BCryptPasswordHasher", "bcrypt"),
+    #[cfg(not(feature = "scrypt"))]
+    ("scrypt", "ScryptPasswordHasher", "scrypt"),
+    #[cfg(not(feature = "legacy"))]
+    ("md5", "MD5PasswordHasher", "legacy"),
+    #[cfg(not(feature = "legacy"))]
+    ("sha1", "SHA1PasswordHasher", "legacy"),
+    #[cfg(not(feature = "legacy"))]
+    ("unsalted_sha1", "UnsaltedSHA1PasswordHasher", "legacy"),
+    #[cfg(not(feature = "legacy"))]
+    ("unsalted_md5", "UnsaltedMD5PasswordHasher", "legacy"),
+];
+
+/// The crate feature an algorithm needs, if it is one of Django's that this build leaves out.
+pub fn missing_feature(algorithm: &str) -> Option<&'static str> {
+    NOT_COMPILED_IN
+        .iter()
+        .find(|(alg, _, _)| *alg == algorithm)
+        .map(|&(_, _, feature)| feature)
+}
+
+/// Django's default `PASSWORD_HASHERS` (PBKDF2, PBKDF2-SHA1, Argon2, BCrypt-SHA256, Scrypt),
+/// less those this build leaves out, by algorithm name. With the default features, all five.
+pub fn django_default_names() -> Vec<&'static str> {
+    [
+        "pbkdf2_sha256",
+        "pbkdf2_sha1",
+        "argon2",
+        "bcrypt_sha256",
+        "scrypt",
+    ]
+    .into_iter()
+    .filter(|alg| missing_feature(alg).is_none())
+    .collect()
 }
 
 impl Hashers {
@@ -175,18 +262,10 @@ impl Hashers {
         )
     }
 
-    /// Django's default `PASSWORD_HASHERS` for a release.
+    /// Django's default `PASSWORD_HASHERS` for a release, less the hashers this build leaves
+    /// out ([`django_default_names`]).
     pub fn django_default(django_version: &str) -> Result<Self, HashError> {
-        Self::from_names(
-            &[
-                "pbkdf2_sha256",
-                "pbkdf2_sha1",
-                "argon2",
-                "bcrypt_sha256",
-                "scrypt",
-            ],
-            django_version,
-        )
+        Self::from_names(&django_default_names(), django_version)
     }
 
     /// The hashers from settings.
@@ -255,6 +334,16 @@ impl Hashers {
         let hasher = match self.identify(encoded) {
             Some(h) if is_password_usable(encoded) => h,
             _ => {
+                // A hash Django made with a hasher this build leaves out: no password can
+                // match it here, which the operator needs to know (the user cannot log in).
+                if let Some(feature) = encoded.split('$').next().and_then(missing_feature) {
+                    tracing::warn!(
+                        algorithm = encoded.split('$').next().unwrap_or_default(),
+                        feature,
+                        "a stored password hash uses a hasher this build does not include; \
+                         it cannot match (enable the sesame feature `{feature}`)"
+                    );
+                }
                 self.fake_hash();
                 return invalid;
             }
@@ -282,5 +371,63 @@ impl Hashers {
     }
 }
 
+// Two attributes: clippy's allow-unwrap-in-tests looks for a plain `#[cfg(test)]`.
 #[cfg(test)]
+#[cfg(all(
+    feature = "argon2",
+    feature = "bcrypt",
+    feature = "scrypt",
+    feature = "legacy"
+))]
 mod tests;
+
+#[cfg(test)]
+mod feature_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every hasher of Django's is either built or reported missing with its feature, never
+    /// "unknown"; a missing one fails cleanly as configuration and as a stored hash.
+    #[test]
+    fn each_django_hasher_is_built_or_names_its_feature() {
+        let all = [
+            ("argon2", cfg!(feature = "argon2")),
+            ("bcrypt_sha256", cfg!(feature = "bcrypt")),
+            ("bcrypt", cfg!(feature = "bcrypt")),
+            ("scrypt", cfg!(feature = "scrypt")),
+            ("md5", cfg!(feature = "legacy")),
+            ("sha1", cfg!(feature = "legacy")),
+            ("unsalted_md5", cfg!(feature = "legacy")),
+            ("unsalted_sha1", cfg!(feature = "legacy")),
+        ];
+        for (alg, built) in all {
+            let named = hasher_by_name(alg, "5.2");
+            let dotted = hasher_by_name(&format!("django.contrib.auth.hashers.{alg}"), "5.2");
+            if built {
+                assert_eq!(named.map(|h| h.algorithm()).unwrap(), alg);
+                assert!(dotted.is_ok(), "{alg}");
+                assert_eq!(missing_feature(alg), None);
+            } else {
+                let feature = missing_feature(alg).unwrap();
+                assert!(matches!(
+                    named,
+                    Err(HashError::NotCompiledIn { algorithm, feature: f })
+                        if algorithm == alg && f == feature
+                ));
+                assert!(matches!(dotted, Err(HashError::NotCompiledIn { .. })));
+                assert!(!django_default_names().contains(&alg));
+                // A stored hash of it is just a wrong password, after a decoy hash.
+                let h = Hashers::django_default("5.2").unwrap();
+                assert!(!h.check_password("pw", &format!("{alg}$x$y$z")));
+            }
+        }
+        assert!(matches!(
+            hasher_by_name("whirlpool", "5.2"),
+            Err(HashError::UnknownAlgorithm(_))
+        ));
+        assert_eq!(
+            django_default_names()[..2],
+            ["pbkdf2_sha256", "pbkdf2_sha1"]
+        );
+    }
+}
