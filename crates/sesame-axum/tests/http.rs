@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sesame_axum::*;
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{PermissionStore, UserStore};
 use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend, NewUser, create_default_permissions};
 use sesame_core::session::{
     Expiry, MemorySessionStore, SessionCodec, SessionData, SessionRecord, SessionStore, StoreError,
