@@ -12,7 +12,7 @@
 use chrono::{TimeDelta, Utc};
 use serde_json::json;
 use sesame_core::auth::Id;
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::UserStore;
 use sesame_core::session::SessionCodec;
 use sesame_sql::{Backend, Db, PoolSettings, SqlAuthStore, SqlSessionStore, migrate};
 use std::time::{Duration, Instant};

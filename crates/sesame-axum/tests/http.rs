@@ -9,6 +9,7 @@ use axum::extract::{Form, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sesame_axum::*;
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{PermissionStore, UserStore};
 use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend, NewUser, create_default_permissions};
 use sesame_core::session::{
     Expiry, MemorySessionStore, SessionCodec, SessionData, SessionRecord, SessionStore, StoreError,
@@ -37,22 +38,20 @@ impl SessionStore for Counting {
     fn name(&self) -> &'static str {
         "counting"
     }
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(key).await
+        self.inner.load_with_expiry(key).await
     }
     async fn create(&self, key: &str, r: SessionRecord<'_>) -> Result<String, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.inner.create(key, r).await
     }
-    async fn save(
-        &self,
-        key: &str,
-        r: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
+    async fn update(&self, key: &str, r: SessionRecord<'_>) -> Result<bool, StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.save(key, r, must_exist).await
+        self.inner.update(key, r).await
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.calls.fetch_add(1, Ordering::SeqCst);

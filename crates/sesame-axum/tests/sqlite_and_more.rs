@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use sesame_axum::*;
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{PermissionStore, UserStore};
 use sesame_core::auth::{Auth, ModelBackend, NewUser, User};
 use sesame_core::session::SessionCodec;
 use sesame_core::settings::Settings;

@@ -67,6 +67,30 @@ pub async fn session_store_suite(store: Arc<dyn SessionStore>, limit: SizeLimit)
         "{name}: create did not overwrite"
     );
 
+    // update: in place, never creating
+    assert!(
+        store.update(&key, record(&other)).await.expect("update"),
+        "{name}: update of an existing record reports true"
+    );
+    assert_eq!(
+        store.load(&key).await.expect("load"),
+        Some(other.clone()),
+        "{name}: update replaces"
+    );
+    let absent = new_session_key();
+    assert!(
+        !store.update(&absent, record(&other)).await.expect("update"),
+        "{name}: update of a missing record reports false"
+    );
+    assert!(
+        !store.exists(&absent).await.expect("exists"),
+        "{name}: update of a missing record created nothing"
+    );
+    assert!(
+        store.update(&key, record(&data)).await.expect("update"),
+        "{name}: update back"
+    );
+
     // save
     store
         .save(&key, record(&other), true)
@@ -96,6 +120,15 @@ pub async fn session_store_suite(store: Arc<dyn SessionStore>, limit: SizeLimit)
     assert!(
         store.exists(&missing).await.expect("exists"),
         "{name}: save without must_exist writes"
+    );
+    store
+        .save(&missing, record(&data), false)
+        .await
+        .expect("save without must_exist over an existing record");
+    assert_eq!(
+        store.load(&missing).await.expect("load"),
+        Some(data.clone()),
+        "{name}: save without must_exist replaces an existing record"
     );
 
     // delete

@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
 use sesame_core::auth::*;
 use sesame_core::session::{MemorySessionStore, Session, SessionCodec, SessionConfig};
 use std::sync::Arc;

@@ -14,7 +14,9 @@ use chrono::Utc;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc, oid};
 use mongodb::options::ReturnDocument;
-use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::store::{
+    AuthStoreError, GroupStore, PermissionStore, UserStore, permission_strings,
+};
 use sesame_core::auth::{ContentType, Group, Id, IdKind, NewUser, Permission, User, UserField};
 use std::collections::BTreeSet;
 
@@ -426,7 +428,7 @@ impl MongoAuthStore {
 }
 
 #[async_trait]
-impl AuthStore for MongoAuthStore {
+impl UserStore for MongoAuthStore {
     fn name(&self) -> &'static str {
         "mongodb"
     }
@@ -601,6 +603,44 @@ impl AuthStore for MongoAuthStore {
         Ok(result.deleted_count > 0)
     }
 
+    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let c = self.db.collections();
+        let mut pipeline = vec![doc! {"$match": {"user_id": self.user_bson(user)?}}];
+        pipeline.extend(self.perm_string_stages());
+        self.perm_strings(&c.user_permissions, pipeline).await
+    }
+
+    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let c = self.db.collections();
+        let mut pipeline = vec![doc! {"$match": {"user_id": self.user_bson(user)?}}];
+        pipeline.extend(self.group_permission_ids_stages());
+        pipeline.extend(self.perm_string_stages());
+        self.perm_strings(&c.user_groups, pipeline).await
+    }
+
+    /// User ∪ group permissions in one aggregation: the direct links, `$unionWith` the
+    /// group links, then one lookup of the permissions and their content types.
+    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let c = self.db.collections();
+        let uid = self.user_bson(user)?;
+        let mut group_branch = vec![doc! {"$match": {"user_id": uid.clone()}}];
+        group_branch.extend(self.group_permission_ids_stages());
+        let mut pipeline = vec![
+            doc! {"$match": {"user_id": uid}},
+            doc! {"$project": {"_id": 0, "permission_id": 1}},
+            doc! {"$unionWith": {"coll": &c.user_groups, "pipeline": group_branch}},
+        ];
+        pipeline.extend(self.perm_string_stages());
+        self.perm_strings(&c.user_permissions, pipeline).await
+    }
+
+    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
+        permission_strings(self).await
+    }
+}
+
+#[async_trait]
+impl GroupStore for MongoAuthStore {
     async fn create_group(&self, name: &str) -> Result<Group, AuthStoreError> {
         if name.contains('\0') || name.is_empty() || name.chars().count() > 150 {
             return Err(AuthStoreError::Invalid(
@@ -695,7 +735,10 @@ impl AuthStore for MongoAuthStore {
             .map(|d| self.group_from_doc(d))
             .collect()
     }
+}
 
+#[async_trait]
+impl PermissionStore for MongoAuthStore {
     async fn get_or_create_content_type(
         &self,
         app_label: &str,
@@ -851,37 +894,6 @@ impl AuthStore for MongoAuthStore {
             ("permission_id", Bson::ObjectId(oid_of(permission)?)),
         )
         .await
-    }
-
-    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let c = self.db.collections();
-        let mut pipeline = vec![doc! {"$match": {"user_id": self.user_bson(user)?}}];
-        pipeline.extend(self.perm_string_stages());
-        self.perm_strings(&c.user_permissions, pipeline).await
-    }
-
-    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let c = self.db.collections();
-        let mut pipeline = vec![doc! {"$match": {"user_id": self.user_bson(user)?}}];
-        pipeline.extend(self.group_permission_ids_stages());
-        pipeline.extend(self.perm_string_stages());
-        self.perm_strings(&c.user_groups, pipeline).await
-    }
-
-    /// User ∪ group permissions in one aggregation: the direct links, `$unionWith` the
-    /// group links, then one lookup of the permissions and their content types.
-    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let c = self.db.collections();
-        let uid = self.user_bson(user)?;
-        let mut group_branch = vec![doc! {"$match": {"user_id": uid.clone()}}];
-        group_branch.extend(self.group_permission_ids_stages());
-        let mut pipeline = vec![
-            doc! {"$match": {"user_id": uid}},
-            doc! {"$project": {"_id": 0, "permission_id": 1}},
-            doc! {"$unionWith": {"coll": &c.user_groups, "pipeline": group_branch}},
-        ];
-        pipeline.extend(self.perm_string_stages());
-        self.perm_strings(&c.user_permissions, pipeline).await
     }
 }
 

@@ -14,7 +14,7 @@ use crate::auth::MongoAuthStore;
 use crate::config::MongoDb;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
-use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::store::{AuthStoreError, UserStore};
 use sesame_core::auth::{Id, IdKind, NewUser, ObjectId, UserField};
 
 /// Where the legacy data is.

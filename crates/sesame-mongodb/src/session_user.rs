@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::UserStore;
 use sesame_core::auth::{Id, User};
 use sesame_core::session::{SessionData, SessionStore, SessionUserStore, StoreError};
 

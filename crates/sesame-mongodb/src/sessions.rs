@@ -191,17 +191,10 @@ impl SessionStore for MongoSessionStore {
         "mongodb"
     }
 
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
-    }
-
     async fn load_with_expiry(
         &self,
         key: &str,
     ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
-        if !self.is_valid_key(key) {
-            return Ok(None);
-        }
         // Filter on expiry even with the TTL index: its monitor runs only once a minute.
         let filter = doc! {"session_key": key, "expire_date": {"$gt": bson_time(Utc::now())}};
         let found = self
@@ -230,12 +223,7 @@ impl SessionStore for MongoSessionStore {
         }
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        record: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
+    async fn update(&self, key: &str, record: SessionRecord<'_>) -> Result<bool, StoreError> {
         let fields = self.fields(&record)?;
         let mut update = doc! {"$set": fields.clone()};
         if !fields.contains_key(USER_ID_FIELD) {
@@ -245,17 +233,7 @@ impl SessionStore for MongoSessionStore {
             .db
             .run(self.coll().update_one(doc! {"session_key": key}, update))
             .await?;
-        if result.matched_count > 0 {
-            return Ok(key.to_owned());
-        }
-        if must_exist {
-            return Err(StoreError::RecordMissing);
-        }
-        match self.create(key, record).await {
-            // Created by someone else in between: write over it, as Django's save does.
-            Err(StoreError::KeyExists) => Box::pin(self.save(key, record, true)).await,
-            other => other,
-        }
+        Ok(result.matched_count > 0)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

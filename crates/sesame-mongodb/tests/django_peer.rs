@@ -9,7 +9,7 @@ use chrono::{TimeDelta, Utc};
 use serde_json::Value;
 use sesame_core::auth::backend::ModelBackend;
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{GroupStore, PermissionStore, UserStore};
 use sesame_core::auth::{
     BACKEND_SESSION_KEY, HASH_SESSION_KEY, IdKind, MODEL_BACKEND_PATH, NewUser, SESSION_KEY,
 };

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{base_uri, fresh, unique_name, with_database};
-use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::store::{AuthStoreError, UserStore};
 use sesame_core::auth::tokens::{PasswordResetTokenGenerator, TokenUser, uid_decode, uid_encode};
 use sesame_core::auth::{Id, IdKind, NewUser};
 use sesame_mongodb::{MongoAuthStore, MongoConfig, migrate};

@@ -10,7 +10,7 @@ use md5::Digest;
 use mongodb::bson::{DateTime, Document, doc, oid::ObjectId};
 use sesame_core::auth::backend::ModelBackend;
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::UserStore;
 use sesame_core::auth::{Id, IdKind};
 use sesame_core::settings::Settings;
 use sesame_mongodb::import::{ImportReport, MangoSource, import_mango};

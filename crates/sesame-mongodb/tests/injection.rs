@@ -6,7 +6,7 @@ mod common;
 
 use common::fresh;
 use mongodb::bson::{Document, doc};
-use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::store::{AuthStoreError, GroupStore, UserStore};
 use sesame_core::auth::{Id, IdKind, NewUser, UserField};
 use sesame_core::session::{SessionCodec, SessionStore};
 use sesame_mongodb::{MongoAuthStore, MongoSessionStore, migrate};

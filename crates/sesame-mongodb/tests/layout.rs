@@ -9,7 +9,9 @@ use common::{fresh, with_database};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
 use serde_json::Value;
-use sesame_core::auth::store::{AuthStore, create_default_permissions};
+use sesame_core::auth::store::{
+    GroupStore, PermissionStore, UserStore, create_default_permissions,
+};
 use sesame_core::auth::{IdKind, NewUser, SESSION_KEY};
 use sesame_core::session::{SessionCodec, SessionRecord, SessionStore, new_session_key};
 use sesame_mongodb::{

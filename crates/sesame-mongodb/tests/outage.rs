@@ -9,7 +9,7 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::store::{AuthStoreError, UserStore};
 use sesame_core::auth::{IdKind, NewUser};
 use sesame_core::session::{
     Session, SessionCodec, SessionConfig, SessionData, SessionRecord, SessionStore, StoreError,

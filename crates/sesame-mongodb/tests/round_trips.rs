@@ -7,7 +7,7 @@ mod common;
 use chrono::{TimeDelta, Utc};
 use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{PermissionStore, UserStore};
 use sesame_core::auth::{IdKind, NewUser, SESSION_KEY};
 use sesame_core::session::{
     SessionCodec, SessionData, SessionRecord, SessionStore, new_session_key,

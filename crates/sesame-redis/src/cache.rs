@@ -5,6 +5,7 @@
 use crate::RedisConfig;
 use crate::client::{Condition, ConnectError, RedisCache, Written};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sesame_core::session::{SessionData, SessionRecord, SessionStore, StoreError};
 
 /// Django's `django.contrib.sessions.backends.cache.KEY_PREFIX`.
@@ -15,8 +16,8 @@ pub const CACHE_KEY_PREFIX: &str = "django.contrib.sessions.cache";
 /// `KEY_PREFIX` and `VERSION`.
 ///
 /// - `create` stores only if the key is free (`SET NX`), so a collision is a retry.
-/// - `save` of an existing session replaces it only if it is still there (`SET XX`): a
-///   session deleted meanwhile (a logout elsewhere) is [`StoreError::RecordMissing`].
+/// - `update` replaces a session only if it is still there (`SET XX`): a session deleted
+///   meanwhile (a logout elsewhere) makes `save` fail with [`StoreError::RecordMissing`].
 /// - Redis expires the keys itself, so `clear_expired` has nothing to do.
 /// - A stored value that is not a pickled dict of plain data (a Django view put a `datetime`
 ///   in the session, say) loads as no session, with a warning, and is never executed.
@@ -65,11 +66,16 @@ impl SessionStore for RedisSessionStore {
         "redis"
     }
 
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        if !self.is_valid_key(key) {
-            return Ok(None);
-        }
-        self.cache.get_session(&Self::cache_key(key)).await
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
+        // Redis keeps a TTL, not the date: the record's own expiry is not known here.
+        Ok(self
+            .cache
+            .get_session(&Self::cache_key(key))
+            .await?
+            .map(|data| (data, None)))
     }
 
     async fn create(&self, key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {
@@ -88,30 +94,17 @@ impl SessionStore for RedisSessionStore {
         }
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        record: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
-        let condition = if must_exist {
-            Condition::IfPresent
-        } else {
-            Condition::Always
-        };
+    async fn update(&self, key: &str, record: SessionRecord<'_>) -> Result<bool, StoreError> {
         let written = self
             .cache
             .set_session(
                 &Self::cache_key(key),
                 record.data,
                 record.expire_date,
-                condition,
+                Condition::IfPresent,
             )
             .await?;
-        match written {
-            Written::Done => Ok(key.to_owned()),
-            Written::ConditionFailed => Err(StoreError::RecordMissing),
-        }
+        Ok(matches!(written, Written::Done))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

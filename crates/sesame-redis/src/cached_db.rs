@@ -75,7 +75,7 @@ pub const MAX_UNTRUSTED_KEYS: usize = 100_000;
 /// - `load`: the cache first; on a miss the database, then the cache is filled for exactly
 ///   the time the record has left (a database store that cannot tell its expiry date is not
 ///   cached on load).
-/// - `create` and `save`: the database first, then the cache.
+/// - `create` and `update` (so `save`): the database first, then the cache.
 /// - `delete`: the cache (a revocation marker and a `DEL` in one step), the database, the
 ///   cache again: an error means the session is still there; success means it is gone
 ///   everywhere ([crate docs](crate#logouts-and-outages-what-a-503-means)). Writes of the
@@ -261,17 +261,10 @@ impl SessionStore for CachedDbSessionStore {
         self.db.is_valid_key(key)
     }
 
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
-    }
-
     async fn load_with_expiry(
         &self,
         key: &str,
     ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
-        if !self.is_valid_key(key) {
-            return Ok(None);
-        }
         if self.untrusted.contains(key) {
             // A logout removed the row but not the cached copy: the database decides.
             self.retry_untrusted(key).await;
@@ -306,17 +299,14 @@ impl SessionStore for CachedDbSessionStore {
         Ok(key)
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        record: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
+    async fn update(&self, key: &str, record: SessionRecord<'_>) -> Result<bool, StoreError> {
         let started = Instant::now();
-        let key = self.db.save(key, record, must_exist).await?;
-        self.cache_set(&key, record.data, record.expire_date, started)
-            .await;
-        Ok(key)
+        let updated = self.db.update(key, record).await?;
+        if updated {
+            self.cache_set(key, record.data, record.expire_date, started)
+                .await;
+        }
+        Ok(updated)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

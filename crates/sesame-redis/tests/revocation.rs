@@ -130,9 +130,6 @@ impl SessionStore for Gated {
     fn name(&self) -> &'static str {
         "gated"
     }
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        Ok(self.load_with_expiry(key).await?.map(|(d, _)| d))
-    }
     async fn load_with_expiry(
         &self,
         key: &str,
@@ -148,13 +145,8 @@ impl SessionStore for Gated {
     async fn create(&self, key: &str, r: SessionRecord<'_>) -> Result<String, StoreError> {
         self.inner.create(key, r).await
     }
-    async fn save(
-        &self,
-        key: &str,
-        r: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
-        self.inner.save(key, r, must_exist).await
+    async fn update(&self, key: &str, r: SessionRecord<'_>) -> Result<bool, StoreError> {
+        self.inner.update(key, r).await
     }
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let hook = self.on_delete.lock().unwrap().take();

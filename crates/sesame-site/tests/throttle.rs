@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use sesame_axum::Sesame;
 use sesame_axum::throttle::{Throttle, ThrottleConfig};
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{AuthStore, UserStore};
 use sesame_core::auth::throttle::{
     Count, MemoryThrottleStore, ThrottleError, ThrottleKey, ThrottleStore,
 };

@@ -3,7 +3,7 @@
 use crate::db::{Backend, BindTime, Db, GetTime, SqlError, is_unique_violation, with_pool};
 use async_trait::async_trait;
 use chrono::Utc;
-use sesame_core::auth::store::{AuthStore, AuthStoreError};
+use sesame_core::auth::store::{AuthStoreError, GroupStore, PermissionStore, UserStore};
 use sesame_core::auth::{ContentType, Group, Id, IdKind, NewUser, Permission, User, UserField};
 use sesame_core::session::PrefetchedSession;
 use sqlx::Row;
@@ -568,7 +568,7 @@ impl SqlAuthStore {
 }
 
 #[async_trait]
-impl AuthStore for SqlAuthStore {
+impl UserStore for SqlAuthStore {
     fn name(&self) -> &'static str {
         self.db.backend().name()
     }
@@ -754,6 +754,53 @@ impl AuthStore for SqlAuthStore {
         Ok(deleted > 0)
     }
 
+    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p \
+             JOIN auth_user_user_permissions up ON p.id = up.permission_id \
+             JOIN django_content_type ct ON p.content_type_id = ct.id WHERE up.user_id = ?",
+            &[int_id(user)?],
+        )
+        .await
+    }
+
+    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p \
+             JOIN auth_group_permissions gp ON p.id = gp.permission_id \
+             JOIN auth_user_groups ug ON ug.group_id = gp.group_id \
+             JOIN django_content_type ct ON p.content_type_id = ct.id WHERE ug.user_id = ?",
+            &[int_id(user)?],
+        )
+        .await
+    }
+
+    /// User ∪ group permissions in one query.
+    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let uid = int_id(user)?;
+        self.perm_strings(
+            &format!(
+                "SELECT ct.app_label, p.codename FROM auth_permission p \
+                 JOIN django_content_type ct ON p.content_type_id = ct.id \
+                 WHERE p.id IN ({})",
+                user_permission_ids("?")
+            ),
+            &[uid, uid],
+        )
+        .await
+    }
+
+    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
+        self.perm_strings(
+            "SELECT ct.app_label, p.codename FROM auth_permission p JOIN django_content_type ct ON p.content_type_id = ct.id",
+            &[],
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl GroupStore for SqlAuthStore {
     async fn create_group(&self, name: &str) -> Result<Group, AuthStoreError> {
         if name.contains('\0') || name.is_empty() || name.chars().count() > 150 {
             return Err(AuthStoreError::Invalid(
@@ -829,7 +876,10 @@ impl AuthStore for SqlAuthStore {
         )
         .await
     }
+}
 
+#[async_trait]
+impl PermissionStore for SqlAuthStore {
     async fn get_or_create_content_type(
         &self,
         app_label: &str,
@@ -991,50 +1041,6 @@ impl AuthStore for SqlAuthStore {
             group,
             "permission_id",
             permission,
-        )
-        .await
-    }
-
-    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        self.perm_strings(
-            "SELECT ct.app_label, p.codename FROM auth_permission p \
-             JOIN auth_user_user_permissions up ON p.id = up.permission_id \
-             JOIN django_content_type ct ON p.content_type_id = ct.id WHERE up.user_id = ?",
-            &[int_id(user)?],
-        )
-        .await
-    }
-
-    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        self.perm_strings(
-            "SELECT ct.app_label, p.codename FROM auth_permission p \
-             JOIN auth_group_permissions gp ON p.id = gp.permission_id \
-             JOIN auth_user_groups ug ON ug.group_id = gp.group_id \
-             JOIN django_content_type ct ON p.content_type_id = ct.id WHERE ug.user_id = ?",
-            &[int_id(user)?],
-        )
-        .await
-    }
-
-    /// User ∪ group permissions in one query.
-    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let uid = int_id(user)?;
-        self.perm_strings(
-            &format!(
-                "SELECT ct.app_label, p.codename FROM auth_permission p \
-                 JOIN django_content_type ct ON p.content_type_id = ct.id \
-                 WHERE p.id IN ({})",
-                user_permission_ids("?")
-            ),
-            &[uid, uid],
-        )
-        .await
-    }
-
-    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
-        self.perm_strings(
-            "SELECT ct.app_label, p.codename FROM auth_permission p JOIN django_content_type ct ON p.content_type_id = ct.id",
-            &[],
         )
         .await
     }

@@ -195,7 +195,7 @@ pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
 /// Django's `post_migrate` rows (content types, then permissions), in Django's order, each
 /// created only when missing.
 async fn create_default_rows(db: &Db) -> Result<usize, MigrateError> {
-    use sesame_core::auth::store::AuthStore;
+    use sesame_core::auth::store::PermissionStore;
     let store = crate::SqlAuthStore::new(db.clone()).await?;
     let before = store.list_permissions().await?.len();
     for line in DEFAULT_ROWS.lines().filter(|l| !l.starts_with('#')) {

@@ -174,18 +174,11 @@ impl SessionStore for SqlSessionStore {
         self.db.backend().name()
     }
 
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
-    }
-
     async fn load_with_expiry(
         &self,
         key: &str,
     ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
         use crate::db::GetTime;
-        if !self.is_valid_key(key) {
-            return Ok(None);
-        }
         let sql = self.db.sql(
             "SELECT session_data, expire_date FROM django_session WHERE session_key = ? AND expire_date > ?",
         );
@@ -216,12 +209,7 @@ impl SessionStore for SqlSessionStore {
         }
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        record: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
+    async fn update(&self, key: &str, record: SessionRecord<'_>) -> Result<bool, StoreError> {
         let encoded = self.codec.encode_checked(record.data, self.max_size)?;
         let update = self.db.sql(
             "UPDATE django_session SET session_data = ?, expire_date = ? WHERE session_key = ?",
@@ -230,18 +218,11 @@ impl SessionStore for SqlSessionStore {
             sqlx::query(&update).bind(&encoded).bind_time(record.expire_date).bind(key).execute(p).await
                 .map_err(SqlError::from)?.rows_affected()
         });
-        if updated > 0 {
-            self.index_user(key, record.data).await?;
-            return Ok(key.to_owned());
+        if updated == 0 {
+            return Ok(false);
         }
-        if must_exist {
-            return Err(StoreError::RecordMissing);
-        }
-        match self.create(key, record).await {
-            // Created by someone else in between: write over it, as an upsert would.
-            Err(StoreError::KeyExists) => Box::pin(self.save(key, record, true)).await,
-            other => other,
-        }
+        self.index_user(key, record.data).await?;
+        Ok(true)
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -9,7 +9,7 @@ mod common;
 
 use common::{Kind, TestDb, fresh};
 use sesame_core::auth::hashers::{Hashers, PasswordHashing};
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{AuthStore, PermissionStore, UserStore};
 use sesame_core::auth::{Auth, ModelBackend, NewUser};
 use sesame_core::session::{Session, SessionCodec, SessionConfig, SessionStore};
 use sesame_sql::{SqlAuthStore, SqlSessionStore, migrate};

@@ -7,7 +7,7 @@ mod common;
 use chrono::{TimeDelta, Utc};
 use common::{Kind, fresh};
 use serde_json::json;
-use sesame_core::auth::store::AuthStore;
+use sesame_core::auth::store::{GroupStore, PermissionStore, UserStore};
 use sesame_core::auth::{NewUser, UserField, UserPermissions};
 use sesame_core::session::{SessionCodec, SessionData, SessionRecord, SessionStore};
 use sesame_sql::{SqlAuthStore, SqlSessionStore, migrate};

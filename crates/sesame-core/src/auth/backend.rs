@@ -3,7 +3,7 @@
 //! everyone else user ∪ group permissions).
 
 use super::hashers::{HashError, PasswordHashing};
-use super::store::{AuthStore, AuthStoreError};
+use super::store::{AuthStoreError, UserStore};
 use super::{Id, User};
 use crate::session::StoreError;
 use std::collections::BTreeSet;
@@ -69,10 +69,11 @@ pub trait AuthenticationBackend: Send + Sync + 'static {
     ) -> Result<(), AuthError>;
 }
 
-/// `django.contrib.auth.backends.ModelBackend` over an [`AuthStore`].
+/// `django.contrib.auth.backends.ModelBackend` over a [`UserStore`] (an
+/// `Arc<dyn AuthStore>` converts to one).
 #[derive(Clone)]
 pub struct ModelBackend {
-    store: Arc<dyn AuthStore>,
+    store: Arc<dyn UserStore>,
     hashing: PasswordHashing,
     path: String,
 }
@@ -87,7 +88,7 @@ impl std::fmt::Debug for ModelBackend {
 
 impl ModelBackend {
     /// A backend over a store, hashing on the given pool.
-    pub fn new(store: Arc<dyn AuthStore>, hashing: PasswordHashing) -> Self {
+    pub fn new(store: Arc<dyn UserStore>, hashing: PasswordHashing) -> Self {
         Self {
             store,
             hashing,
@@ -102,7 +103,7 @@ impl ModelBackend {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<dyn AuthStore> {
+    pub fn store(&self) -> &Arc<dyn UserStore> {
         &self.store
     }
 
@@ -237,7 +238,7 @@ impl UserPermissions {
 
     /// `ModelBackend`'s rule over a store: none for an inactive user, every permission for an
     /// active superuser, user ∪ group permissions (one query) otherwise.
-    pub async fn load(store: &dyn AuthStore, user: &User) -> Result<Self, AuthStoreError> {
+    pub async fn load(store: &dyn UserStore, user: &User) -> Result<Self, AuthStoreError> {
         let perms = if !user.is_active {
             BTreeSet::new()
         } else if user.is_superuser {

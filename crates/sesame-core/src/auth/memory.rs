@@ -1,6 +1,6 @@
-//! An in-process [`AuthStore`] with integer ids, for tests and single-process services.
+//! An in-process [`AuthStore`](super::AuthStore) with integer ids, for tests and single-process services.
 
-use super::store::{AuthStore, AuthStoreError};
+use super::store::{AuthStoreError, GroupStore, PermissionStore, UserStore, permission_strings};
 use super::{ContentType, Group, Id, IdKind, NewUser, Permission, User, UserField};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -55,7 +55,7 @@ fn not_found(what: &str, id: &Id) -> AuthStoreError {
 }
 
 #[async_trait]
-impl AuthStore for MemoryAuthStore {
+impl UserStore for MemoryAuthStore {
     fn name(&self) -> &'static str {
         "memory"
     }
@@ -161,6 +161,41 @@ impl AuthStore for MemoryAuthStore {
         Ok(inner.users.remove(id).is_some())
     }
 
+    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let inner = self.lock();
+        Ok(inner.perm_strings(
+            inner
+                .user_permissions
+                .iter()
+                .filter(|(u, _)| u == user)
+                .map(|(_, p)| p),
+        ))
+    }
+
+    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let inner = self.lock();
+        let groups: BTreeSet<&Id> = inner
+            .user_groups
+            .iter()
+            .filter(|(u, _)| u == user)
+            .map(|(_, g)| g)
+            .collect();
+        Ok(inner.perm_strings(
+            inner
+                .group_permissions
+                .iter()
+                .filter(|(g, _)| groups.contains(g))
+                .map(|(_, p)| p),
+        ))
+    }
+
+    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
+        permission_strings(self).await
+    }
+}
+
+#[async_trait]
+impl GroupStore for MemoryAuthStore {
     async fn create_group(&self, name: &str) -> Result<Group, AuthStoreError> {
         let mut inner = self.lock();
         if inner.groups.values().any(|g| g.name == name) {
@@ -224,7 +259,10 @@ impl AuthStore for MemoryAuthStore {
             .filter_map(|(_, g)| inner.groups.get(g).cloned())
             .collect())
     }
+}
 
+#[async_trait]
+impl PermissionStore for MemoryAuthStore {
     async fn get_or_create_content_type(
         &self,
         app_label: &str,
@@ -357,33 +395,5 @@ impl AuthStore for MemoryAuthStore {
             .group_permissions
             .remove(&(group.clone(), permission.clone()));
         Ok(())
-    }
-
-    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let inner = self.lock();
-        Ok(inner.perm_strings(
-            inner
-                .user_permissions
-                .iter()
-                .filter(|(u, _)| u == user)
-                .map(|(_, p)| p),
-        ))
-    }
-
-    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let inner = self.lock();
-        let groups: BTreeSet<&Id> = inner
-            .user_groups
-            .iter()
-            .filter(|(u, _)| u == user)
-            .map(|(_, g)| g)
-            .collect();
-        Ok(inner.perm_strings(
-            inner
-                .group_permissions
-                .iter()
-                .filter(|(g, _)| groups.contains(g))
-                .map(|(_, p)| p),
-        ))
     }
 }

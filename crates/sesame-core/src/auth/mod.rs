@@ -3,7 +3,7 @@
 //! session.
 //!
 //! ```
-//! use sesame_core::auth::{Auth, ModelBackend, MemoryAuthStore, NewUser, AuthStore};
+//! use sesame_core::auth::{Auth, ModelBackend, MemoryAuthStore, NewUser, UserStore};
 //! use sesame_core::auth::hashers::{Hashers, PasswordHashing};
 //! use sesame_core::session::{MemorySessionStore, Session, SessionCodec, SessionConfig};
 //! use std::sync::Arc;
@@ -38,7 +38,9 @@ pub mod validators;
 pub use backend::{AuthError, AuthenticationBackend, ModelBackend, UserPermissions};
 pub use login::{Auth, BACKEND_SESSION_KEY, HASH_SESSION_KEY, MODEL_BACKEND_PATH, SESSION_KEY};
 pub use memory::MemoryAuthStore;
-pub use store::{AuthStore, AuthStoreError, create_default_permissions};
+pub use store::{
+    AuthStore, AuthStoreError, GroupStore, PermissionStore, UserStore, create_default_permissions,
+};
 pub use user::{
     AnonymousUser, ContentType, Group, Id, IdKind, InvalidId, NewUser, ObjectId, Permission, User,
     UserField, normalize_email, normalize_username, split_perm, validate_username,

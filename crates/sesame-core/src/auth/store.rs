@@ -1,5 +1,6 @@
-//! The [`AuthStore`] trait: users, groups and permissions, as Django's `auth` tables hold
-//! them. The rules about them (who has which permission) live in [`super::backend`].
+//! The store traits of users ([`UserStore`]), groups ([`GroupStore`]) and permissions
+//! ([`PermissionStore`]) as Django's `auth` tables hold them, and [`AuthStore`], all three.
+//! The rules about them (who has which permission) live in [`super::backend`].
 
 use super::{ContentType, Group, Id, NewUser, Permission, User, UserField};
 use crate::session::BoxError;
@@ -39,9 +40,32 @@ pub enum AuthStoreError {
     Backend(#[source] BoxError),
 }
 
-/// Storage of users, groups, permissions and their links.
+/// Users, and what the login and request path ask about them: the storage behind
+/// [`ModelBackend`](super::ModelBackend).
+///
+/// This is all an application needs to implement to log users in over its own user table.
+/// Groups and permissions are managed through [`GroupStore`] and [`PermissionStore`]; the
+/// permission *lookups* the backend makes on every permission check are here, so that the
+/// backend depends on this trait alone.
+///
+/// # Examples
+///
+/// ```
+/// use sesame_core::auth::{MemoryAuthStore, NewUser, UserField, UserStore};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryAuthStore::new();
+/// let alice = store.create_user(NewUser::new("alice", "alice@example.com", "!")).await?;
+/// store.update_user(&alice.id, &[UserField::FirstName("Alice".into())]).await?;
+///
+/// let found = store.get_user_by_username("alice").await?.expect("created");
+/// assert_eq!(found.first_name, "Alice");
+/// assert_eq!(store.get_users_by_email("ALICE@example.com").await?.len(), 1);
+/// assert!(store.get_all_permissions(&alice.id).await?.is_empty());
+/// # Ok::<(), sesame_core::auth::AuthStoreError>(())
+/// # }).unwrap();
+/// ```
 #[async_trait]
-pub trait AuthStore: Send + Sync + 'static {
+pub trait UserStore: Send + Sync + 'static {
     /// A short name for logs and errors.
     fn name(&self) -> &'static str;
 
@@ -57,7 +81,7 @@ pub trait AuthStore: Send + Sync + 'static {
     /// A user by exact username (`get_by_natural_key`).
     async fn get_user_by_username(&self, username: &str) -> Result<Option<User>, AuthStoreError>;
 
-    /// Users whose e-mail matches case-insensitively (`email__iexact`).
+    /// Users whose e-mail matches case-insensitively (`email__iexact`, for password resets).
     async fn get_users_by_email(&self, email: &str) -> Result<Vec<User>, AuthStoreError>;
 
     /// Users ordered by id.
@@ -81,6 +105,44 @@ pub trait AuthStore: Send + Sync + 'static {
     /// Delete a user and its group and permission links; whether it existed.
     async fn delete_user(&self, id: &Id) -> Result<bool, AuthStoreError>;
 
+    /// `app_label.codename` of the user's direct permissions.
+    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError>;
+
+    /// `app_label.codename` of the permissions of the user's groups (empty for a store
+    /// without groups).
+    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError>;
+
+    /// User ∪ group permissions. Stores should answer in one query.
+    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
+        let mut all = self.get_user_permissions(user).await?;
+        all.extend(self.get_group_permissions(user).await?);
+        Ok(all)
+    }
+
+    /// Every permission string (what an active superuser has).
+    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError>;
+}
+
+/// Groups and membership: Django's `auth_group` and `auth_user_groups`.
+///
+/// # Examples
+///
+/// ```
+/// use sesame_core::auth::{GroupStore, MemoryAuthStore, NewUser, UserStore};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryAuthStore::new();
+/// let bob = store.create_user(NewUser::new("bob", "", "!")).await?;
+/// let editors = store.create_group("editors").await?;
+/// store.add_user_to_group(&bob.id, &editors.id).await?;
+/// store.add_user_to_group(&bob.id, &editors.id).await?; // idempotent
+/// assert_eq!(store.user_groups(&bob.id).await?.len(), 1);
+/// assert!(store.delete_group(&editors.id).await?);
+/// assert!(store.user_groups(&bob.id).await?.is_empty());
+/// # Ok::<(), sesame_core::auth::AuthStoreError>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait GroupStore: Send + Sync + 'static {
     /// Insert a group; [`AuthStoreError::DuplicateGroup`] if the name is taken.
     async fn create_group(&self, name: &str) -> Result<Group, AuthStoreError>;
 
@@ -101,7 +163,28 @@ pub trait AuthStore: Send + Sync + 'static {
 
     /// The groups of a user.
     async fn user_groups(&self, user: &Id) -> Result<Vec<Group>, AuthStoreError>;
+}
 
+/// Content types, permissions and who is granted them: Django's `django_content_type`,
+/// `auth_permission`, `auth_user_user_permissions` and `auth_group_permissions`.
+///
+/// # Examples
+///
+/// ```
+/// use sesame_core::auth::{MemoryAuthStore, NewUser, PermissionStore, UserStore};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryAuthStore::new();
+/// let carol = store.create_user(NewUser::new("carol", "", "!")).await?;
+/// let post = store.get_or_create_content_type("blog", "post").await?;
+/// let publish = store.get_or_create_permission(&post, "publish_post", "Can publish").await?;
+/// store.grant_user_permission(&carol.id, &publish.id).await?;
+/// assert!(store.get_all_permissions(&carol.id).await?.contains("blog.publish_post"));
+/// assert!(store.get_permission("blog", "publish_post").await?.is_some());
+/// # Ok::<(), sesame_core::auth::AuthStoreError>(())
+/// # }).unwrap();
+/// ```
+#[async_trait]
+pub trait PermissionStore: Send + Sync + 'static {
     /// The content type of a model, created if missing.
     async fn get_or_create_content_type(
         &self,
@@ -151,29 +234,26 @@ pub trait AuthStore: Send + Sync + 'static {
         group: &Id,
         permission: &Id,
     ) -> Result<(), AuthStoreError>;
+}
 
-    /// `app_label.codename` of the user's direct permissions.
-    async fn get_user_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError>;
+/// Everything Django's `auth` tables hold: users, groups and permissions, for code that
+/// manages all of them (the CLI, [`create_default_permissions`], the conformance suite).
+/// Implemented by every type that implements the three parts; an `Arc<dyn AuthStore>`
+/// converts to an `Arc<dyn UserStore>` for the backend.
+pub trait AuthStore: UserStore + GroupStore + PermissionStore {}
 
-    /// `app_label.codename` of the permissions of the user's groups.
-    async fn get_group_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError>;
+impl<T: UserStore + GroupStore + PermissionStore> AuthStore for T {}
 
-    /// User ∪ group permissions. Stores should answer in one query.
-    async fn get_all_permissions(&self, user: &Id) -> Result<BTreeSet<String>, AuthStoreError> {
-        let mut all = self.get_user_permissions(user).await?;
-        all.extend(self.get_group_permissions(user).await?);
-        Ok(all)
-    }
-
-    /// Every permission string (what an active superuser has).
-    async fn all_permission_strings(&self) -> Result<BTreeSet<String>, AuthStoreError> {
-        Ok(self
-            .list_permissions()
-            .await?
-            .iter()
-            .map(Permission::perm_string)
-            .collect())
-    }
+/// [`UserStore::all_permission_strings`] for a store that lists its permissions anyway.
+pub async fn permission_strings(
+    store: &dyn PermissionStore,
+) -> Result<BTreeSet<String>, AuthStoreError> {
+    Ok(store
+        .list_permissions()
+        .await?
+        .iter()
+        .map(Permission::perm_string)
+        .collect())
 }
 
 /// The models of a fresh Django project with `auth`, `contenttypes` and `sessions`:
@@ -192,7 +272,7 @@ pub const DEFAULT_ACTIONS: &[&str] = &["add", "change", "delete", "view"];
 /// `create_permissions`: the content types of [`DEFAULT_MODELS`] and their four default
 /// permissions (`add_user`, "Can add user", ...), creating only what is missing.
 pub async fn create_default_permissions(
-    store: &dyn AuthStore,
+    store: &dyn PermissionStore,
 ) -> Result<Vec<Permission>, AuthStoreError> {
     let mut created = Vec::new();
     for (app_label, model, verbose) in DEFAULT_MODELS {

@@ -258,7 +258,7 @@ impl NewUser {
     }
 }
 
-/// One field to change with `AuthStore::update_user`.
+/// One field to change with `UserStore::update_user`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserField {
     /// `username`.

@@ -82,10 +82,6 @@ impl SessionStore for MemorySessionStore {
         "memory"
     }
 
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        Ok(self.load_with_expiry(key).await?.map(|(data, _)| data))
-    }
-
     async fn load_with_expiry(
         &self,
         key: &str,
@@ -108,19 +104,15 @@ impl SessionStore for MemorySessionStore {
         Ok(key.to_owned())
     }
 
-    async fn save(
-        &self,
-        key: &str,
-        record: SessionRecord<'_>,
-        must_exist: bool,
-    ) -> Result<String, StoreError> {
+    async fn update(&self, key: &str, record: SessionRecord<'_>) -> Result<bool, StoreError> {
         let encoded = self.codec.encode_checked(record.data, self.max_size)?;
-        let mut map = self.lock();
-        if must_exist && !map.contains_key(key) {
-            return Err(StoreError::RecordMissing);
+        match self.lock().get_mut(key) {
+            Some(stored) => {
+                *stored = (encoded, record.expire_date);
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        map.insert(key.to_owned(), (encoded, record.expire_date));
-        Ok(key.to_owned())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

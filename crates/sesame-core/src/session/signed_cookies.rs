@@ -9,6 +9,7 @@ use super::SessionData;
 use super::store::{SessionRecord, SessionStore, StoreError, check_size};
 use crate::signing::{Signer, TimestampSigner, now_unix};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// The salt of Django's signed-cookie engine.
@@ -87,8 +88,12 @@ impl SessionStore for SignedCookieStore {
         true
     }
 
-    async fn load(&self, key: &str) -> Result<Option<SessionData>, StoreError> {
-        Ok(self.load_at(key, now_unix()))
+    async fn load_with_expiry(
+        &self,
+        key: &str,
+    ) -> Result<Option<(SessionData, Option<DateTime<Utc>>)>, StoreError> {
+        // The cookie carries its signing time, not an expiry date: nothing may cache it.
+        Ok(self.load_at(key, now_unix()).map(|data| (data, None)))
     }
 
     async fn create(&self, _key: &str, record: SessionRecord<'_>) -> Result<String, StoreError> {
@@ -97,6 +102,15 @@ impl SessionStore for SignedCookieStore {
         Ok(cookie)
     }
 
+    /// There is no server record to update in place: only a new cookie carries new data,
+    /// and `update` cannot hand one out. So nothing is updated, and [`save`](Self::save)
+    /// issues the cookie instead.
+    async fn update(&self, _key: &str, _record: SessionRecord<'_>) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Every save issues a new cookie (Django's `signed_cookies.SessionStore.save`): there is
+    /// no record that could be missing.
     async fn save(
         &self,
         key: &str,
