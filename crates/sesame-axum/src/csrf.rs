@@ -14,8 +14,8 @@ use sesame_core::csrf::{self, CSRF_SESSION_KEY};
 pub const MAX_FORM_BODY: usize = 2_621_440;
 
 /// The CSRF secret of one request.
-#[derive(Debug, Default)]
-pub struct CsrfState {
+#[derive(Default)]
+pub(crate) struct CsrfState {
     /// The secret from the cookie (already unmasked), if it was valid.
     secret: Option<String>,
     /// `get_token()` was called or the token rotated: send the cookie.
@@ -28,6 +28,16 @@ impl CsrfState {
             secret: cookie.and_then(|c| csrf::secret_from_cookie(c).ok()),
             needs_cookie: false,
         }
+    }
+}
+
+impl std::fmt::Debug for CsrfState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is what every masked token is derived from: never printed.
+        f.debug_struct("CsrfState")
+            .field("has_secret", &self.secret.is_some())
+            .field("needs_cookie", &self.needs_cookie)
+            .finish()
     }
 }
 

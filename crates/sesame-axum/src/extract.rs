@@ -34,7 +34,7 @@ fn state(parts: &Parts) -> Result<RequestState, SesameError> {
 ///     Ok(format!("visit {n}"))
 /// }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SessionHandle {
     inner: Arc<Mutex<Session>>,
 }
@@ -160,7 +160,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 }
 
 /// Login, logout and the permission cache for handlers that change who is logged in.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AuthContext {
     state: RequestState,
 }
@@ -458,6 +458,7 @@ pub trait PermissionSet: Send + Sync + 'static {
 
 /// `permission_required(PERMISSIONS)`: the user, if they have every permission (one
 /// permission load per request).
+#[derive(Debug)]
 pub struct PermissionRequired<P: PermissionSet>(pub User, pub PhantomData<P>);
 
 impl<S: Send + Sync, P: PermissionSet> FromRequestParts<S> for PermissionRequired<P> {
@@ -486,6 +487,7 @@ pub trait UserTest: Send + Sync + 'static {
 
 /// `user_passes_test(test)`: redirects to the login page when the test fails (never 403, as
 /// Django's decorator).
+#[derive(Debug)]
 pub struct UserPassesTest<T: UserTest>(pub Option<User>, pub PhantomData<T>);
 
 impl<S: Send + Sync, T: UserTest> FromRequestParts<S> for UserPassesTest<T> {

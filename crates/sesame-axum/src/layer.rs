@@ -258,7 +258,7 @@ impl RequestState {
 
 /// The layer: a lazy session per request, and Django's `SessionMiddleware` rules on the way
 /// out (see [`Sesame`]).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SesameLayer {
     sesame: Sesame,
 }
@@ -275,7 +275,7 @@ impl<S> tower::Layer<S> for SesameLayer {
 }
 
 /// The service [`SesameLayer`] wraps around a router.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SesameService<S> {
     inner: S,
     sesame: Sesame,

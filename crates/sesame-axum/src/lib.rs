@@ -37,6 +37,7 @@
 
 pub mod cookies;
 mod csrf;
+mod debug;
 mod error;
 mod extract;
 mod layer;

@@ -37,7 +37,7 @@ struct Loaded {
 ///     format!("{} message(s)", shown.len())
 /// }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Messages {
     state: RequestState,
 }

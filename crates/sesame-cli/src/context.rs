@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// The database behind the users (and the `db` session engine).
 #[derive(Clone)]
-pub enum Database {
+pub(crate) enum Database {
     /// SQLite, PostgreSQL or MySQL/MariaDB.
     Sql(Db),
     /// MongoDB.
@@ -28,7 +28,7 @@ pub enum Database {
 /// The `db` session engine on that database, with the operations beyond [`SessionStore`]
 /// that the commands use.
 #[derive(Clone)]
-pub enum DbSessions {
+pub(crate) enum DbSessions {
     /// In `django_session` (SQL).
     Sql(SqlSessionStore),
     /// In the `django_session` collection.
@@ -37,7 +37,7 @@ pub enum DbSessions {
 
 impl DbSessions {
     /// The store as the web layer takes it.
-    pub fn store(&self) -> Arc<dyn SessionStore> {
+    pub(crate) fn store(&self) -> Arc<dyn SessionStore> {
         match self {
             DbSessions::Sql(s) => Arc::new(s.clone()),
             DbSessions::Mongo(s) => Arc::new(s.clone()),
@@ -51,14 +51,14 @@ impl DbSessions {
         }
     }
 
-    pub async fn count_expired(&self) -> Result<u64, StoreError> {
+    pub(crate) async fn count_expired(&self) -> Result<u64, StoreError> {
         match self {
             DbSessions::Sql(s) => s.count_expired().await,
             DbSessions::Mongo(s) => s.count_expired().await,
         }
     }
 
-    pub async fn clear_expired_with_progress(
+    pub(crate) async fn clear_expired_with_progress(
         &self,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64, StoreError> {
@@ -68,32 +68,35 @@ impl DbSessions {
         }
     }
 
-    pub async fn list(&self, limit: i64) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+    pub(crate) async fn list(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
         match self {
             DbSessions::Sql(s) => s.list(limit).await,
             DbSessions::Mongo(s) => s.list(limit).await,
         }
     }
 
-    pub async fn load(
+    pub(crate) async fn load(
         &self,
         key: &str,
     ) -> Result<Option<sesame::core::session::SessionData>, StoreError> {
         self.as_dyn().load(key).await
     }
 
-    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+    pub(crate) async fn exists(&self, key: &str) -> Result<bool, StoreError> {
         self.as_dyn().exists(key).await
     }
 
-    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.as_dyn().delete(key).await
     }
 }
 
 /// The stores of a configured site.
 #[derive(Clone)]
-pub struct Stores {
+pub(crate) struct Stores {
     pub db: Database,
     pub auth: Arc<dyn AuthStore>,
     pub sessions: DbSessions,
@@ -103,7 +106,7 @@ pub struct Stores {
 
 impl Stores {
     /// The MongoDB handle, for Mongo-only commands.
-    pub fn mongo(&self) -> Result<(&MongoDb, MongoAuthStore), CliError> {
+    pub(crate) fn mongo(&self) -> Result<(&MongoDb, MongoAuthStore), CliError> {
         match &self.db {
             Database::Mongo(db) => Ok((db, MongoAuthStore::new(db.clone()))),
             Database::Sql(_) => Err(CliError::usage(
@@ -124,7 +127,7 @@ fn codec(settings: &Settings) -> SessionCodec {
 }
 
 /// Connect to `database_url`. Commands other than `migrate` need the schema to exist.
-pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
+pub(crate) async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
     let url = &settings.database_url;
     if url.starts_with("mongodb:") || url.starts_with("mongodb+srv:") {
         return open_mongo(settings, need_schema).await;
@@ -162,7 +165,7 @@ pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliE
 
 /// The SQL stores over a pool. The auth store notes at construction whether Sesame's extra
 /// table exists, so call this again after a migration created it.
-pub async fn sql_stores(db: Db, settings: &Settings) -> Result<Stores, CliError> {
+pub(crate) async fn sql_stores(db: Db, settings: &Settings) -> Result<Stores, CliError> {
     let auth = SqlAuthStore::new(db.clone())
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
@@ -205,7 +208,9 @@ async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, Cl
 
 /// Refuse to run on a MongoDB database that lacks an index the stores rely on (a missing
 /// unique index would let duplicates in); a plain `expire_date` index is tolerated.
-pub fn refuse_missing_indexes(problems: &[sesame::mongodb::IndexProblem]) -> Result<(), CliError> {
+pub(crate) fn refuse_missing_indexes(
+    problems: &[sesame::mongodb::IndexProblem],
+) -> Result<(), CliError> {
     let fatal: Vec<String> = problems
         .iter()
         .filter(|p| !p.is_tolerable())
@@ -221,12 +226,12 @@ pub fn refuse_missing_indexes(problems: &[sesame::mongodb::IndexProblem]) -> Res
 }
 
 /// The per-operation timeout of the MongoDB and Redis stores.
-pub fn store_timeout(settings: &Settings) -> Duration {
+pub(crate) fn store_timeout(settings: &Settings) -> Duration {
     Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0))
 }
 
 /// The hashing pool from settings.
-pub fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
+pub(crate) fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
     let hashers = Hashers::from_settings(settings).map_err(|e| CliError::usage(e.to_string()))?;
     Ok(
         PasswordHashing::new(hashers, settings.password_hashing_threads)
@@ -236,7 +241,7 @@ pub fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
 }
 
 /// A URL without its password, for messages.
-pub fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

@@ -68,7 +68,7 @@ async fn log_requests(req: Request, next: Next) -> Response {
 }
 
 /// Serve until Ctrl-C (or SIGTERM).
-pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
+pub(crate) async fn serve(mut settings: Settings) -> Result<(), CliError> {
     // Refused before anything is opened: a throttle setting that cannot be used must stop
     // the start, not fall back quietly.
     let throttle_config = ThrottleConfig::from_settings(&settings)

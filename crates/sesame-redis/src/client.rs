@@ -366,7 +366,7 @@ pub(crate) fn redact_key(key: &str) -> String {
 }
 
 /// The URL without its password, for errors and `Debug`.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -393,5 +393,9 @@ mod tests {
             "redis://127.0.0.1:6379"
         );
         assert_eq!(redact_key("0123456789abcdef"), "012345…");
+        let config = crate::RedisConfig::new("redis://user:secret@host:6379/1");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(debug.contains("redis://user:***@host:6379/1"), "{debug}");
     }
 }

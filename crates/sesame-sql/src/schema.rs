@@ -15,7 +15,7 @@ const MIGRATIONS: &str = include_str!("../schema/migrations.txt");
 const DEFAULT_ROWS: &str = include_str!("../schema/default_rows.txt");
 
 /// The tables Django's `auth`, `contenttypes` and `sessions` apps create.
-pub const DJANGO_TABLES: &[&str] = &[
+pub(crate) const DJANGO_TABLES: &[&str] = &[
     "django_content_type",
     "auth_permission",
     "auth_group",
@@ -110,7 +110,7 @@ pub(crate) fn statements(ddl: &str) -> Vec<String> {
 }
 
 /// The `(app, name)` rows Django records for the schema.
-pub fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
     MIGRATIONS
         .lines()
         .filter_map(|l| l.trim().split_once(' '))

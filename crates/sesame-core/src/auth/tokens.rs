@@ -43,7 +43,7 @@ pub fn uid_decode(uidb64: &str) -> Option<String> {
 }
 
 /// What a token depends on: the user's key, password field, last login and e-mail.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct TokenUser<'a> {
     /// `str(user.pk)`.
     pub pk: &'a str,
@@ -53,6 +53,20 @@ pub struct TokenUser<'a> {
     pub last_login: Option<DateTime<Utc>>,
     /// The e-mail (`""` when absent).
     pub email: &'a str,
+}
+
+impl std::fmt::Debug for TokenUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenUser")
+            .field("pk", &self.pk)
+            .field(
+                "password",
+                &crate::auth::user::RedactedPassword(self.password),
+            )
+            .field("last_login", &self.last_login)
+            .field("email", &self.email)
+            .finish()
+    }
 }
 
 impl<'a> TokenUser<'a> {
@@ -68,7 +82,7 @@ impl<'a> TokenUser<'a> {
 }
 
 /// Django's `default_token_generator`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PasswordResetTokenGenerator {
     secret: String,
     fallbacks: Vec<String>,
@@ -80,6 +94,18 @@ pub struct PasswordResetTokenGenerator {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("unknown TIME_ZONE {0:?}")]
 pub struct UnknownTimeZone(pub String);
+
+impl std::fmt::Debug for PasswordResetTokenGenerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is SECRET_KEY: anyone who has it can forge reset links.
+        f.debug_struct("PasswordResetTokenGenerator")
+            .field("secret", &"..")
+            .field("fallbacks", &self.fallbacks.len())
+            .field("timeout", &self.timeout)
+            .field("time_zone", &self.time_zone)
+            .finish()
+    }
+}
 
 impl PasswordResetTokenGenerator {
     /// A generator; `timeout` is `PASSWORD_RESET_TIMEOUT` in seconds, `time_zone` an IANA name.

@@ -83,7 +83,7 @@ pub fn now_unix() -> f64 {
 }
 
 /// `django.core.signing.Signer`: appends an HMAC of the value to the value.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Signer {
     key: Vec<u8>,
     fallback_keys: Vec<Vec<u8>>,
@@ -92,6 +92,20 @@ pub struct Signer {
     algorithm: Algorithm,
     legacy_algorithms: Vec<Algorithm>,
     sep: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys sign every cookie and token: their count is shown, never their bytes.
+        f.debug_struct("Signer")
+            .field("key", &"..")
+            .field("fallback_keys", &self.fallback_keys.len())
+            .field("salt", &self.salt.as_deref().unwrap_or(self.default_salt))
+            .field("algorithm", &self.algorithm)
+            .field("legacy_algorithms", &self.legacy_algorithms)
+            .field("sep", &self.sep)
+            .finish()
+    }
 }
 
 impl Signer {
