@@ -81,7 +81,36 @@ impl<'a> TokenUser<'a> {
     }
 }
 
-/// Django's `default_token_generator`.
+/// Django's `default_token_generator`: the one-time tokens of password reset links.
+///
+/// A token is `base36(timestamp)-hmac`, where the HMAC covers the user's key, password hash,
+/// last login and e-mail. Nothing is stored: the token stops working when it is older than
+/// the timeout (`PASSWORD_RESET_TIMEOUT`), and as soon as any of those fields changes, so
+/// setting the new password or logging in spends it. Tokens made by Django with the same
+/// `SECRET_KEY` and `TIME_ZONE` are accepted, and the other way round.
+///
+/// ```
+/// use sesame_core::auth::tokens::{PasswordResetTokenGenerator, TokenUser, uid_encode};
+///
+/// let tokens = PasswordResetTokenGenerator::new("secret", Vec::new(), 3 * 86_400, "UTC")?;
+/// let alice = TokenUser {
+///     pk: "42",
+///     password: "pbkdf2_sha256$1000000$salt$hash",
+///     last_login: None,
+///     email: "alice@example.com",
+/// };
+/// let token = tokens.make_token_at(alice, 800_000_000);
+/// let link = format!("/reset/{}/{token}/", uid_encode(alice.pk));
+/// assert!(link.starts_with("/reset/NDI/"));
+///
+/// // A day later the link works; after the timeout it does not.
+/// assert!(tokens.check_token_at(alice, &token, 800_086_400));
+/// assert!(!tokens.check_token_at(alice, &token, 800_000_000 + 3 * 86_400 + 1));
+/// // Once the password has changed, the same token is refused.
+/// let changed = TokenUser { password: "pbkdf2_sha256$1000000$salt$other", ..alice };
+/// assert!(!tokens.check_token_at(changed, &token, 800_000_100));
+/// # Ok::<(), sesame_core::auth::tokens::UnknownTimeZone>(())
+/// ```
 #[derive(Clone)]
 pub struct PasswordResetTokenGenerator {
     secret: String,
@@ -109,6 +138,11 @@ impl std::fmt::Debug for PasswordResetTokenGenerator {
 
 impl PasswordResetTokenGenerator {
     /// A generator; `timeout` is `PASSWORD_RESET_TIMEOUT` in seconds, `time_zone` an IANA name.
+    /// `fallbacks` are `SECRET_KEY_FALLBACKS`: tokens they made are still accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownTimeZone`] when `time_zone` is not in the IANA database.
     pub fn new(
         secret: impl Into<String>,
         fallbacks: Vec<String>,
@@ -151,7 +185,8 @@ impl PasswordResetTokenGenerator {
         make_token(user, timestamp, &self.secret)
     }
 
-    /// `check_token(user, token)` now.
+    /// `check_token(user, token)` now: false for a malformed, forged, expired or spent token
+    /// (the user's password, last login or e-mail changed since), never an error.
     pub fn check_token(&self, user: TokenUser<'_>, token: &str) -> bool {
         self.check_token_at(user, token, self.timestamp_at(Utc::now()))
     }
