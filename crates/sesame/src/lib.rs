@@ -1,7 +1,23 @@
 //! Sesame: Django's sessions and authentication for async Rust web services.
 //!
-//! This crate is the one applications depend on. It re-exports the framework-agnostic core
-//! ([`core`]) and, as they land, the stores and the web layer behind feature flags.
+//! This crate is the one applications depend on: a Rust service that shares users and
+//! sessions with a Django site (the same tables, cookies and signatures), or a new service
+//! that wants Django's proven auth semantics without Django. It re-exports the
+//! framework-agnostic core ([`core`]), and the stores and the web layer behind feature flags,
+//! so that one dependency line picks what the service needs:
+//!
+//! | feature | module | what it brings |
+//! |---|---|---|
+//! | (always) | [`core`] | signing, sessions, users, hashers, validators, tokens, messages, CSRF, settings |
+//! | `axum` (default) | `axum` | the layer, the extractors and the login guards |
+//! | `sql` (default) | `sql` | SQLite, PostgreSQL and MySQL/MariaDB stores in Django's tables |
+//! | `redis` | `redis` | Django's `cache` and `cached_db` session engines on Redis |
+//! | `mongodb` | `mongodb` | stores in django-mongodb-backend's collections |
+//! | `site` | `site` | the ready-made login, signup and password pages |
+//! | `big-ints` | | Python integers of any size in session data |
+//!
+//! docs/architecture.md in the repository describes how the crates fit together, and
+//! docs/beside-django.md how to run Sesame next to a Django site.
 //!
 //! ```
 //! use sesame::core::signing::Signer;
