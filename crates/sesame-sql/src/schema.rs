@@ -122,6 +122,35 @@ pub(crate) fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
 /// migrations, add Sesame's tables (`sesame_user_extra`, `sesame_session_user`,
 /// `sesame_login_throttle`), and create the default content types
 /// and permissions that are missing.
+///
+/// Safe to run at every start: on a database Django (or an earlier run) already migrated it
+/// only adds what is missing. It never alters or drops Django's tables.
+///
+/// ```
+/// use sesame_sql::{Db, PoolSettings, SchemaState, migrate, schema_state};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // An in-memory SQLite database lives in one connection: keep the pool at one.
+/// let settings = PoolSettings { max_connections: 1, ..PoolSettings::default() };
+/// let db = Db::connect("sqlite::memory:", settings).await?;
+/// assert_eq!(schema_state(&db).await?, SchemaState::Empty);
+///
+/// let first = migrate(&db).await?;
+/// assert!(first.created_schema && first.recorded_migrations > 0);
+/// assert_eq!(schema_state(&db).await?, SchemaState::Complete);
+///
+/// // Again: nothing to do.
+/// let again = migrate(&db).await?;
+/// assert!(!again.created_schema);
+/// assert_eq!((again.recorded_migrations, again.created_permissions), (0, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// [`MigrateError::Partial`] when only some of Django's tables exist (a database that is
+/// neither empty nor Django's: nothing is written), [`MigrateError::Sql`] when a statement
+/// fails, [`MigrateError::Permissions`] when the default permissions cannot be created.
 pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
     let mut report = MigrateReport::default();
     match schema_state(db).await? {
