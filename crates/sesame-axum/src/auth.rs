@@ -90,7 +90,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 }
 
 /// Login, logout and the permission cache for handlers that change who is logged in.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AuthContext {
     state: RequestState,
 }

@@ -21,6 +21,16 @@ pub(crate) fn state_from_cookie(cookie: Option<&str>) -> CsrfState {
     }
 }
 
+impl std::fmt::Debug for CsrfState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is what every masked token is derived from: never printed.
+        f.debug_struct("CsrfState")
+            .field("has_secret", &self.secret.is_some())
+            .field("needs_cookie", &self.needs_cookie)
+            .finish()
+    }
+}
+
 fn lock(state: &RequestState) -> std::sync::MutexGuard<'_, CsrfState> {
     state.0.csrf.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -108,6 +108,7 @@ pub trait PermissionSet: Send + Sync + 'static {
 
 /// `permission_required(PERMISSIONS)`: the user, if they have every permission (one
 /// permission load per request).
+#[derive(Debug)]
 pub struct PermissionRequired<P: PermissionSet>(pub User, pub PhantomData<P>);
 
 impl<S: Send + Sync, P: PermissionSet> FromRequestParts<S> for PermissionRequired<P> {
@@ -136,6 +137,7 @@ pub trait UserTest: Send + Sync + 'static {
 
 /// `user_passes_test(test)`: redirects to the login page when the test fails (never 403, as
 /// Django's decorator).
+#[derive(Debug)]
 pub struct UserPassesTest<T: UserTest>(pub Option<User>, pub PhantomData<T>);
 
 impl<S: Send + Sync, T: UserTest> FromRequestParts<S> for UserPassesTest<T> {

@@ -179,6 +179,9 @@ where
 /// `SecurityMiddleware.process_request` and `SessionMiddleware.process_request`: the
 /// request's state, put in its extensions, and whether it came with a session cookie; or
 /// the answer that refuses it.
+// The refusal is the response itself, made once per refused request: boxing it would cost
+// every accepted request an allocation for nothing.
+#[allow(clippy::result_large_err)]
 fn begin(sesame: &Sesame, req: &mut Request<Body>) -> Result<(RequestState, bool), Response<Body>> {
     let policy = &sesame.inner.security;
     let security = policy.check_request(req)?;

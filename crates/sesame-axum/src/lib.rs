@@ -3,6 +3,14 @@
 //! Django's sessions, authentication, CSRF protection and messages for axum: add one layer,
 //! then take what a handler needs as arguments.
 //!
+//! Use it in an axum application, with any store: the memory stores of `sesame-core` for
+//! tests, `sesame-sql`, `sesame-redis` or `sesame-mongodb` in production. The layer reads the
+//! session cookie, enforces Django's security middleware rules (allowed hosts, HTTPS
+//! redirects, CSRF on unsafe methods) and writes the cookie back; handlers never touch
+//! cookies themselves. A store that cannot be reached becomes a 503 ([`SesameError`]), and
+//! a guard that refuses becomes a redirect to the login page or a 403 ([`GuardRejection`]).
+//! For ready-made login and password pages, add `sesame-site`'s router.
+//!
 //! | Django | Sesame |
 //! |---|---|
 //! | `SecurityMiddleware`, `SessionMiddleware`, `AuthenticationMiddleware`, `CsrfViewMiddleware`, `MessageMiddleware` | [`SesameLayer`] (from [`Sesame::layer`]), or one by one: [`SessionLayer`], [`CsrfLayer`], [`MessagesLayer`] (see [`layer`]) |

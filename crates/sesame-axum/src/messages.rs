@@ -21,7 +21,7 @@ use sesame_core::messages::{self as core, CookieStorage, Message};
 ///     format!("{} message(s)", shown.len())
 /// }
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Messages {
     state: RequestState,
 }

@@ -122,8 +122,9 @@ impl<T: Clone> RequestCache<T> {
     }
 }
 
-/// The CSRF secret of one request (the logic is in [`crate::csrf`]).
-#[derive(Debug, Default)]
+/// The CSRF secret of one request (the logic, and a `Debug` that hides the secret, are in
+/// [`crate::csrf`]).
+#[derive(Default)]
 pub(crate) struct CsrfState {
     /// The secret from the cookie (already unmasked), if it was valid.
     pub(crate) secret: Option<String>,

@@ -6,7 +6,7 @@ use sesame::core::auth::hashers::PasswordHashing;
 use sesame::core::settings::Settings;
 use sesame::setup::SetupError;
 
-pub use sesame::setup::{Database, Stores, redact};
+pub(crate) use sesame::setup::{Database, Stores, redact};
 
 impl From<SetupError> for CliError {
     fn from(e: SetupError) -> Self {
@@ -18,11 +18,11 @@ impl From<SetupError> for CliError {
 }
 
 /// Connect to `database_url`. Commands other than `migrate` need the schema to exist.
-pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
+pub(crate) async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
     Ok(sesame::setup::open(settings, need_schema).await?)
 }
 
 /// The hashing pool from settings.
-pub fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
+pub(crate) fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
     Ok(sesame::setup::hashing(settings)?)
 }

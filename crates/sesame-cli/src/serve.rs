@@ -49,7 +49,7 @@ fn ensure_secret_key(settings: &mut Settings) -> Result<(), CliError> {
 }
 
 /// Serve until Ctrl-C (or SIGTERM).
-pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
+pub(crate) async fn serve(mut settings: Settings) -> Result<(), CliError> {
     ensure_secret_key(&mut settings)?;
     // The same assembly a library user gets from `sesame::from_settings`, creating the schema
     // on the first run (a new SQLite file just works) and reading permissions with the

@@ -11,7 +11,7 @@ fn db_err(e: impl std::fmt::Display) -> CliError {
 }
 
 /// `clearsessions`: batched deletes with a progress bar on stderr.
-pub async fn clearsessions(stores: &Stores) -> Result<(), CliError> {
+pub(crate) async fn clearsessions(stores: &Stores) -> Result<(), CliError> {
     let total = stores.sessions.count_expired().await.map_err(db_err)?;
     let bar = ProgressBar::new(total);
     bar.set_style(
@@ -31,7 +31,7 @@ pub async fn clearsessions(stores: &Stores) -> Result<(), CliError> {
 }
 
 /// `session list|show|delete|decode`.
-pub async fn session(
+pub(crate) async fn session(
     stores: Option<&Stores>,
     settings: &Settings,
     cmd: crate::SessionCommand,

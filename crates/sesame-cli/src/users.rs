@@ -14,7 +14,7 @@ fn db_err(e: impl std::fmt::Display) -> CliError {
 }
 
 /// A user by username, or a clear error.
-pub async fn find_user(stores: &Stores, username: &str) -> Result<User, CliError> {
+pub(crate) async fn find_user(stores: &Stores, username: &str) -> Result<User, CliError> {
     stores
         .auth
         .get_user_by_username(username)
@@ -58,7 +58,7 @@ fn validators(settings: &Settings) -> Result<PasswordValidators, CliError> {
 }
 
 /// `createsuperuser`.
-pub async fn createsuperuser(
+pub(crate) async fn createsuperuser(
     stores: &Stores,
     settings: &Settings,
     noinput: bool,
@@ -134,7 +134,7 @@ pub async fn createsuperuser(
 }
 
 /// `changepassword [USERNAME]`: up to three attempts, as Django.
-pub async fn changepassword(
+pub(crate) async fn changepassword(
     stores: &Stores,
     settings: &Settings,
     username: Option<String>,
@@ -186,7 +186,7 @@ fn print_user(u: &User) {
 }
 
 /// `user list|show|create|delete|activate|deactivate`.
-pub async fn user(
+pub(crate) async fn user(
     stores: &Stores,
     settings: &Settings,
     cmd: crate::UserCommand,
@@ -302,7 +302,7 @@ async fn set_active(stores: &Stores, username: &str, active: bool) -> Result<(),
 }
 
 /// `group list|create|add-user|remove-user|grant|revoke`.
-pub async fn group(stores: &Stores, cmd: crate::GroupCommand) -> Result<(), CliError> {
+pub(crate) async fn group(stores: &Stores, cmd: crate::GroupCommand) -> Result<(), CliError> {
     use crate::GroupCommand as C;
     match cmd {
         C::List => {
@@ -372,7 +372,7 @@ pub async fn group(stores: &Stores, cmd: crate::GroupCommand) -> Result<(), CliE
 }
 
 /// `perm list|grant|revoke|check`.
-pub async fn perm(stores: &Stores, cmd: crate::PermCommand) -> Result<(), CliError> {
+pub(crate) async fn perm(stores: &Stores, cmd: crate::PermCommand) -> Result<(), CliError> {
     use crate::PermCommand as C;
     match cmd {
         C::List { username: None } => {
@@ -432,7 +432,7 @@ async fn user_permissions(stores: &Stores, u: &User) -> Result<UserPermissions, 
 }
 
 /// `mongo import-mango`: the legacy `mango` layout into Django's collections, with progress.
-pub async fn import_mango(
+pub(crate) async fn import_mango(
     stores: &Stores,
     settings: &Settings,
     users: String,

@@ -8,6 +8,13 @@ use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 
 /// The hash functions `salted_hmac` accepts, as named by Python's `hashlib`.
+///
+/// ```
+/// use sesame_core::crypto::Algorithm;
+/// assert_eq!(Algorithm::from_name("sha256"), Some(Algorithm::Sha256));
+/// assert_eq!(Algorithm::Sha256.name(), "sha256");
+/// assert_eq!(Algorithm::from_name("md5"), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// `sha1`: Django's default for bare `salted_hmac` calls, and the legacy signing algorithm.
@@ -161,6 +168,17 @@ fn hex_into(bytes: &[u8], out: &mut [u8]) {
 
 /// Compare two byte strings in time that depends only on their lengths
 /// (`secrets.compare_digest`).
+///
+/// Use it for every comparison of a secret with what a client sent (signatures, tokens,
+/// hashes): `==` stops at the first differing byte, and the time it takes tells an attacker
+/// how much of a guess was right.
+///
+/// ```
+/// use sesame_core::crypto::constant_time_compare;
+/// assert!(constant_time_compare("abc", "abc"));
+/// assert!(!constant_time_compare("abc", "abd"));
+/// assert!(!constant_time_compare("abc", "abcd"));
+/// ```
 pub fn constant_time_compare(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
     let (a, b) = (a.as_ref(), b.as_ref());
     a.len() == b.len() && bool::from(a.ct_eq(b))
@@ -172,7 +190,16 @@ pub const RANDOM_STRING_CHARS: &str =
 
 /// `get_random_string(length, allowed_chars)`: each character drawn independently and
 /// uniformly from `allowed_chars` by a cryptographically secure generator (the thread-local
-/// ChaCha generator, seeded from the operating system).
+/// ChaCha generator, seeded from the operating system). An empty `allowed_chars` gives an
+/// empty string.
+///
+/// ```
+/// use sesame_core::crypto::{RANDOM_STRING_CHARS, get_random_string};
+/// let key = get_random_string(32, RANDOM_STRING_CHARS);
+/// assert_eq!(key.len(), 32);
+/// assert!(key.chars().all(|c| c.is_ascii_alphanumeric()));
+/// assert_eq!(get_random_string(4, "x"), "xxxx");
+/// ```
 pub fn get_random_string(length: usize, allowed_chars: &str) -> String {
     let chars: Vec<char> = allowed_chars.chars().collect();
     if chars.is_empty() {

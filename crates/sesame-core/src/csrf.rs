@@ -50,6 +50,18 @@ pub fn get_new_csrf_secret() -> String {
 }
 
 /// Mask `secret` with a fresh random mask: `mask + cipher`, 64 characters.
+///
+/// Put the masked token in forms, never the secret: a new mask per response keeps the token
+/// from being recovered by compression attacks on HTTPS (BREACH), while every mask of the
+/// same secret still matches.
+///
+/// ```
+/// use sesame_core::csrf::{does_token_match, get_new_csrf_secret, mask_cipher_secret};
+/// let secret = get_new_csrf_secret();
+/// let (a, b) = (mask_cipher_secret(&secret), mask_cipher_secret(&secret));
+/// assert_ne!(a, b);
+/// assert!(does_token_match(&a, &secret) && does_token_match(&b, &secret));
+/// ```
 pub fn mask_cipher_secret(secret: &str) -> String {
     mask_with(
         secret,
@@ -82,6 +94,18 @@ pub fn unmask_cipher_token(token: &str) -> String {
 }
 
 /// `_check_token_format`: 32 or 64 characters from the alphabet.
+///
+/// ```
+/// use sesame_core::csrf::{CsrfError, check_token_format};
+/// assert_eq!(check_token_format("too short"), Err(CsrfError::IncorrectLength));
+/// assert_eq!(check_token_format(&"!".repeat(32)), Err(CsrfError::InvalidCharacters));
+/// assert_eq!(check_token_format(&"a".repeat(64)), Ok(()));
+/// ```
+///
+/// # Errors
+///
+/// The [`CsrfError`] Django reports as the reason of the 403 (`CSRF token ... has incorrect
+/// length` or `... has invalid characters`).
 pub fn check_token_format(token: &str) -> Result<(), CsrfError> {
     if token.len() != CSRF_SECRET_LENGTH && token.len() != CSRF_TOKEN_LENGTH {
         return Err(CsrfError::IncorrectLength);
@@ -94,6 +118,11 @@ pub fn check_token_format(token: &str) -> Result<(), CsrfError> {
 
 /// The secret a `csrftoken` cookie holds: a 32-character secret as is, a pre-4.1
 /// 64-character masked token unmasked.
+///
+/// # Errors
+///
+/// As [`check_token_format`]: the middleware then treats the cookie as absent and issues a
+/// new secret.
 pub fn secret_from_cookie(cookie: &str) -> Result<String, CsrfError> {
     check_token_format(cookie)?;
     Ok(if cookie.len() == CSRF_TOKEN_LENGTH {

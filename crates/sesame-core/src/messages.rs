@@ -37,7 +37,21 @@ pub const MAX_COOKIE_SIZE: usize = 2048;
 pub const NOT_FINISHED: &str = "__messagesnotfinished__";
 const MESSAGE_MARKER: &str = "__json_message";
 
-/// `Message(level, message, extra_tags)`.
+/// `Message(level, message, extra_tags)`: a one-time notice for the next page the user sees
+/// ("Your profile was saved."), stored between requests in the session or a signed cookie.
+///
+/// ```
+/// use sesame_core::messages::{Message, WARNING};
+/// use std::collections::BTreeMap;
+///
+/// let mut msg = Message::new(WARNING, "Your password expires soon.");
+/// msg.extra_tags = Some("banner".into());
+/// // The CSS classes a template puts on the message (`message.tags`):
+/// assert_eq!(msg.tags(&BTreeMap::new()), "banner warning");
+/// // MESSAGE_TAGS may rename a level's tag, as Bootstrap's "danger" for errors:
+/// let overrides = BTreeMap::from([("30".to_owned(), "caution".to_owned())]);
+/// assert_eq!(msg.level_tag(&overrides), "caution");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// The level (`INFO` = 20, ...).
@@ -156,6 +170,25 @@ pub fn from_session_value(value: &Value) -> Vec<Message> {
 }
 
 /// The `messages` cookie: `CookieStorage`.
+///
+/// Messages in a cookie signed with `SECRET_KEY` (salt `django.contrib.messages`), so that
+/// the client can carry them without being able to forge or alter them. A cookie holds at
+/// most [`MAX_COOKIE_SIZE`] bytes: what does not fit is handed back for the session storage,
+/// as Django's `FallbackStorage` does.
+///
+/// ```
+/// use sesame_core::messages::{CookieStorage, INFO, Message};
+///
+/// let storage = CookieStorage::new("secret", &[] as &[&str]);
+/// let messages = [Message::new(INFO, "Welcome back, alice.")];
+/// let (cookie, unstored) = storage.encode_at(&messages, 1_700_000_000);
+/// assert!(unstored.is_empty());
+/// let read = storage.decode(&cookie.unwrap()).unwrap();
+/// assert_eq!(read.messages, messages);
+/// assert!(read.all_retrieved);
+/// // Anything not signed with the key reads as no messages.
+/// assert_eq!(storage.decode("W1tdXQ:forged"), None);
+/// ```
 #[derive(Debug, Clone)]
 pub struct CookieStorage {
     signer: TimestampSigner,
@@ -259,6 +292,10 @@ impl CookieStorage {
     }
 
     /// Like [`CookieStorage::decode`], with the reason for a refusal.
+    ///
+    /// # Errors
+    ///
+    /// The [`SigningError`] of a cookie that is forged, signed with another key or corrupt.
     pub fn try_decode(&self, cookie: &str) -> Result<Value, SigningError> {
         self.signer.unsign_object_at(cookie, None, 0.0)
     }

@@ -6,7 +6,7 @@
 //! is empty, so any input is a valid (if dull) value of every shape.
 
 /// The field separator.
-pub const SEP: u8 = 0xFF;
+pub(crate) const SEP: u8 = 0xFF;
 
 /// A cursor over the fields of one input.
 #[derive(Debug, Clone)]

@@ -11,6 +11,17 @@
 //! - anything else that calls [`run`] with bytes (a crash file, for one).
 //!
 //! A target reports a violation by panicking, which is what libFuzzer treats as a crash.
+//!
+//! This crate is a test harness, not a library to depend on. To replay a crash file:
+//!
+//! ```
+//! // Every seed of a target must pass its invariants.
+//! let cookie = sesame_fuzz::TARGETS.iter().find(|t| t.name == "cookie").unwrap();
+//! for seed in (cookie.seeds)() {
+//!     assert!(sesame_fuzz::run("cookie", &seed));
+//! }
+//! assert!(!sesame_fuzz::run("no-such-target", b"")); // unknown names run nothing
+//! ```
 
 mod input;
 pub mod mutate;

@@ -58,7 +58,9 @@ impl Default for Collections {
 ///     .with_timeout(std::time::Duration::from_secs(2));
 /// assert_eq!(config.collections.user, "auth_user");
 /// ```
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the URL without its password.
+#[derive(Clone)]
 pub struct MongoConfig {
     /// `mongodb://host:port/dbname[?options]`; the database name is required.
     pub url: String,
@@ -73,6 +75,30 @@ pub struct MongoConfig {
     /// Keep e-mail addresses unique (a unique index on non-empty `email`). Django does not;
     /// sites that log in by e-mail want it.
     pub unique_email: bool,
+}
+
+impl std::fmt::Debug for MongoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoConfig")
+            .field("url", &redact_url(&self.url))
+            .field("collections", &self.collections)
+            .field("user_id", &self.user_id)
+            .field("timeout", &self.timeout)
+            .field("unique_email", &self.unique_email)
+            .finish()
+    }
+}
+
+/// `mongodb://user:password@host` as `mongodb://user:***@host`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl MongoConfig {
@@ -209,5 +235,25 @@ impl MongoDb {
         self.run(self.database.run_command(mongodb::bson::doc! {"ping": 1}))
             .await
             .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let config = MongoConfig::new("mongodb://site:hunter2@db.internal:27017/mysite");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(
+            debug.contains("mongodb://site:***@db.internal:27017/mysite"),
+            "{debug}"
+        );
+        assert_eq!(
+            redact_url("mongodb://127.0.0.1:27017/x"),
+            "mongodb://127.0.0.1:27017/x"
+        );
     }
 }

@@ -342,6 +342,29 @@ impl std::fmt::Display for IndexProblem {
 }
 
 /// Compare the server's indexes with [`required_indexes`] (start-up check).
+///
+/// Changes nothing: for a service that must not create indexes itself (the Django side or an
+/// operator owns the schema) but should refuse to run without the unique indexes its
+/// guarantees rest on.
+///
+/// ```no_run
+/// use sesame_mongodb::{MongoConfig, check_indexes};
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let db = MongoConfig::new("mongodb://127.0.0.1:27017/mysite").connect().await?;
+/// for problem in check_indexes(&db).await? {
+///     if problem.is_tolerable() {
+///         eprintln!("warning: {problem}");
+///     } else {
+///         return Err(format!("run `sesame migrate` first: {problem}").into());
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`MongoError`] when the indexes cannot be listed (the server is unreachable, or the
+/// user may not run `listIndexes`).
 pub async fn check_indexes(db: &MongoDb) -> Result<Vec<IndexProblem>, MongoError> {
     let specs = required_indexes(
         db.collections(),

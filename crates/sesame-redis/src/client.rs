@@ -56,7 +56,23 @@ pub enum Condition {
 
 /// A Redis server seen as a Django cache (`django.core.cache.backends.redis.RedisCache`).
 ///
-/// Cheap to clone: clones share the connections.
+/// Cheap to clone: clones share the connections. The session stores are built on it; use it
+/// directly for health checks, or to look at the keys the Django site and Sesame share.
+/// Creating it connects nothing: the first command does, so a service can start while Redis
+/// is down, and every command of an unreachable server fails with
+/// `StoreError::Unavailable` after the configured timeouts.
+///
+/// ```no_run
+/// use sesame_redis::{RedisCache, RedisConfig};
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = RedisCache::new(RedisConfig::new("redis://127.0.0.1:6379/0"))?;
+/// cache.ping().await?; // e.g. in /healthz
+/// assert_eq!(cache.make_key("greeting"), ":1:greeting");
+/// if cache.has_key("greeting").await? {
+///     cache.delete("greeting").await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct RedisCache {
     // redis-rs's `ConnectionManager` is the client's own reconnecting, multiplexed
@@ -366,7 +382,7 @@ pub(crate) fn redact_key(key: &str) -> String {
 }
 
 /// The URL without its password, for errors and `Debug`.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
@@ -393,5 +409,9 @@ mod tests {
             "redis://127.0.0.1:6379"
         );
         assert_eq!(redact_key("0123456789abcdef"), "012345…");
+        let config = crate::RedisConfig::new("redis://user:secret@host:6379/1");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secret"), "{debug}");
+        assert!(debug.contains("redis://user:***@host:6379/1"), "{debug}");
     }
 }

@@ -20,7 +20,9 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 ///     .with_timeouts(Duration::from_millis(500), Duration::from_secs(1));
 /// assert_eq!(config.make_key("django.contrib.sessions.cacheabc"), "shop:1:django.contrib.sessions.cacheabc");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the URL without its password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// `LOCATION`: `redis://[[user]:password@]host[:port][/db]` (no TLS).
     pub url: String,
@@ -46,6 +48,22 @@ pub struct RedisConfig {
     /// Refuse to write pickles over this many bytes (`0` = no limit), like the other stores'
     /// `with_max_size`.
     pub max_size: usize,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &crate::client::redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("version", &self.version)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("reconnect_retries", &self.reconnect_retries)
+            .field("pool_size", &self.pool_size)
+            .field("limits", &self.limits)
+            .field("max_size", &self.max_size)
+            .finish()
+    }
 }
 
 impl RedisConfig {

@@ -4,6 +4,14 @@
 //! Django's built-in Redis cache (`django.core.cache.backends.redis.RedisCache`), so that a
 //! Django site and a Sesame service share their users' sessions.
 //!
+//! Use [`RedisSessionStore`] when sessions may be lost with the cache (a Redis restart logs
+//! everyone out) in exchange for no database work per request; use [`CachedDbSessionStore`]
+//! in front of a database store when sessions must survive Redis (reads come from Redis,
+//! every write goes to both). [`RedisThrottleStore`] keeps the login throttle's counters in
+//! the same Redis, so that every instance of a service sees the same failures, and
+//! [`RedisCache`] is the small client underneath, for a service's own cached values in
+//! Django's key format.
+//!
 //! | Django `SESSION_ENGINE` | Sesame store | Redis key (defaults `KEY_PREFIX` `""`, `VERSION` 1) |
 //! |---|---|---|
 //! | `django.contrib.sessions.backends.cache` | [`RedisSessionStore`] | `:1:django.contrib.sessions.cache<key>` |
@@ -42,11 +50,20 @@
 //!
 //! ```no_run
 //! use sesame_redis::{CachedDbSessionStore, RedisConfig, RedisSessionStore};
-//! use sesame_core::session::{MemorySessionStore, SessionCodec, SessionStore};
+//! use sesame_core::session::{MemorySessionStore, Session, SessionCodec, SessionConfig, SessionStore};
 //! use std::sync::Arc;
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! // The same LOCATION and KEY_PREFIX as the Django site's CACHES["default"].
 //! let config = RedisConfig::new("redis://127.0.0.1:6379/0").with_key_prefix("site");
-//! let cache_only = RedisSessionStore::connect(config.clone())?;
+//!
+//! // SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+//! let cache_only = Arc::new(RedisSessionStore::connect(config.clone())?);
+//! let mut session = Session::new(cache_only, SessionConfig::default(), None);
+//! session.insert("theme", "dark".into()).await?;
+//! session.save().await?; // SET :1:django.contrib.sessions.cache<key>, TTL = expiry age
+//!
+//! // SESSION_ENGINE = "django.contrib.sessions.backends.cached_db", over any database store
+//! // (sesame-sql's SqlSessionStore in a real service).
 //! let db: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new(SessionCodec::new("secret")));
 //! let cached_db = CachedDbSessionStore::connect(config, db)?;
 //! # Ok(()) }

@@ -68,6 +68,13 @@ pub struct Site {
     inner: Arc<SiteInner>,
 }
 
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The settings and the token generator hold SECRET_KEY, the outbox SMTP credentials.
+        f.debug_struct("Site").finish_non_exhaustive()
+    }
+}
+
 struct SiteInner {
     users: Arc<dyn AuthStore>,
     sessions: Arc<dyn SessionStore>,

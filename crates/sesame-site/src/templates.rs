@@ -54,6 +54,7 @@ pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
 /// The context Django's context processors give every template: `user`, `perms`
 /// (`perms.app.codename` works), `messages` and `csrf_token`. Extract it in any handler that
 /// renders a template of its own.
+#[derive(Debug)]
 pub struct TemplateContext(pub Value);
 
 impl<S: Send + Sync> FromRequestParts<S> for TemplateContext {

@@ -15,7 +15,7 @@ const MIGRATIONS: &str = include_str!("../schema/migrations.txt");
 const DEFAULT_ROWS: &str = include_str!("../schema/default_rows.txt");
 
 /// The tables Django's `auth`, `contenttypes` and `sessions` apps create.
-pub const DJANGO_TABLES: &[&str] = &[
+pub(crate) const DJANGO_TABLES: &[&str] = &[
     "django_content_type",
     "auth_permission",
     "auth_group",
@@ -110,7 +110,7 @@ pub(crate) fn statements(ddl: &str) -> Vec<String> {
 }
 
 /// The `(app, name)` rows Django records for the schema.
-pub fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
+pub(crate) fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
     MIGRATIONS
         .lines()
         .filter_map(|l| l.trim().split_once(' '))
@@ -122,6 +122,35 @@ pub fn recorded_migrations() -> Vec<(&'static str, &'static str)> {
 /// migrations, add Sesame's tables (`sesame_user_extra`, `sesame_session_user`,
 /// `sesame_login_throttle`), and create the default content types
 /// and permissions that are missing.
+///
+/// Safe to run at every start: on a database Django (or an earlier run) already migrated it
+/// only adds what is missing. It never alters or drops Django's tables.
+///
+/// ```
+/// use sesame_sql::{Db, PoolSettings, SchemaState, migrate, schema_state};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// // An in-memory SQLite database lives in one connection: keep the pool at one.
+/// let settings = PoolSettings { max_connections: 1, ..PoolSettings::default() };
+/// let db = Db::connect("sqlite::memory:", settings).await?;
+/// assert_eq!(schema_state(&db).await?, SchemaState::Empty);
+///
+/// let first = migrate(&db).await?;
+/// assert!(first.created_schema && first.recorded_migrations > 0);
+/// assert_eq!(schema_state(&db).await?, SchemaState::Complete);
+///
+/// // Again: nothing to do.
+/// let again = migrate(&db).await?;
+/// assert!(!again.created_schema);
+/// assert_eq!((again.recorded_migrations, again.created_permissions), (0, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// [`MigrateError::Partial`] when only some of Django's tables exist (a database that is
+/// neither empty nor Django's: nothing is written), [`MigrateError::Sql`] when a statement
+/// fails, [`MigrateError::Permissions`] when the default permissions cannot be created.
 pub async fn migrate(db: &Db) -> Result<MigrateReport, MigrateError> {
     let mut report = MigrateReport::default();
     match schema_state(db).await? {

@@ -1,8 +1,12 @@
 //! Sesame: Django's sessions and authentication for async Rust web services.
 //!
-//! This crate is the one applications depend on. It re-exports the framework-agnostic core
-//! ([`core`]) and, by feature, the stores and the web layer, so that a build compiles only
-//! the drivers and hashers it uses; [`from_settings`] assembles them as the settings say.
+//! This crate is the one applications depend on: a Rust service that shares users and
+//! sessions with a Django site (the same tables, cookies and signatures), or a new service
+//! that wants Django's proven auth semantics without Django. It re-exports the
+//! framework-agnostic core ([`core`]) and, by feature, the stores and the web layer, so that
+//! a build compiles only the drivers and hashers it uses; [`from_settings`] assembles them
+//! as the settings say. docs/architecture.md in the repository describes how the crates fit
+//! together, and docs/beside-django.md how to run Sesame next to a Django site.
 //!
 //! ```
 //! use sesame::core::signing::Signer;
@@ -64,9 +68,25 @@ pub use sesame_sql as sql;
 #[cfg(feature = "redis")]
 pub use sesame_redis as redis;
 
-#[cfg(all(feature = "axum", any(feature = "sqlite", feature = "postgres", feature = "mysql", feature = "mongodb")))]
+#[cfg(all(
+    feature = "axum",
+    any(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "mongodb"
+    )
+))]
 pub mod setup;
-#[cfg(all(feature = "axum", any(feature = "sqlite", feature = "postgres", feature = "mysql", feature = "mongodb")))]
+#[cfg(all(
+    feature = "axum",
+    any(
+        feature = "sqlite",
+        feature = "postgres",
+        feature = "mysql",
+        feature = "mongodb"
+    )
+))]
 pub use setup::{SetupError, from_settings};
 
 /// What most applications import: `use sesame::prelude::*;`.

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub addr: String,
     pub dir: std::path::PathBuf,
@@ -23,7 +23,7 @@ impl Drop for Server {
 
 impl Server {
     /// Stop the server and return what it wrote to stderr (its log).
-    pub fn stop_and_log(&mut self) -> String {
+    pub(crate) fn stop_and_log(&mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let mut log = String::new();
@@ -34,11 +34,11 @@ impl Server {
     }
 }
 
-pub fn serve() -> Server {
+pub(crate) fn serve() -> Server {
     serve_with(&[])
 }
 
-pub fn serve_with(env: &[(&str, &str)]) -> Server {
+pub(crate) fn serve_with(env: &[(&str, &str)]) -> Server {
     let dir = std::env::temp_dir().join(format!(
         "sesame-site-{}-{}",
         std::process::id(),
@@ -77,14 +77,14 @@ pub fn serve_with(env: &[(&str, &str)]) -> Server {
 }
 
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Reply {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -93,21 +93,21 @@ impl Reply {
 }
 
 /// A small browser: HTTP/1.1 over a TCP stream, and a cookie jar.
-pub struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     pub server: &'a Server,
     pub cookies: HashMap<String, String>,
 }
 
 impl<'a> Browser<'a> {
     /// A browser with an empty cookie jar.
-    pub fn new(server: &'a Server) -> Self {
+    pub(crate) fn new(server: &'a Server) -> Self {
         Browser {
             server,
             cookies: HashMap::new(),
         }
     }
 
-    pub fn request(
+    pub(crate) fn request(
         &mut self,
         method: &str,
         path: &str,
@@ -180,7 +180,7 @@ impl<'a> Browser<'a> {
     }
 
     /// The site's signup form, with the CSRF token of its page.
-    pub fn signup(&mut self, username: &str, email: &str, password: &str) -> Reply {
+    pub(crate) fn signup(&mut self, username: &str, email: &str, password: &str) -> Reply {
         self.post(
             "/accounts/signup/",
             &[
@@ -193,15 +193,15 @@ impl<'a> Browser<'a> {
     }
 
     /// `/api/whoami` as JSON.
-    pub fn whoami(&mut self) -> serde_json::Value {
+    pub(crate) fn whoami(&mut self) -> serde_json::Value {
         serde_json::from_str(&self.get("/api/whoami").body).unwrap()
     }
 
-    pub fn get(&mut self, path: &str) -> Reply {
+    pub(crate) fn get(&mut self, path: &str) -> Reply {
         self.request("GET", path, "", &[])
     }
 
-    pub fn token(&mut self, path: &str) -> String {
+    pub(crate) fn token(&mut self, path: &str) -> String {
         let page = self.get(path).body;
         let at = page
             .find("name=\"csrfmiddlewaretoken\" value=\"")
@@ -210,12 +210,12 @@ impl<'a> Browser<'a> {
         page[at..at + 64].to_owned()
     }
 
-    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
+    pub(crate) fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Reply {
         self.post_with(path, form, &[])
     }
 
     /// `post` with extra headers (a `Host`, a proxy's `X-Forwarded-Proto`, a `Referer`).
-    pub fn post_with(
+    pub(crate) fn post_with(
         &mut self,
         path: &str,
         form: &[(&str, &str)],
@@ -237,7 +237,7 @@ impl<'a> Browser<'a> {
     }
 }
 
-pub fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

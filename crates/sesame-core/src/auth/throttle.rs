@@ -32,7 +32,8 @@
 //! read followed by a write loses counts under concurrency. A counter whose window has passed
 //! starts again at 1, and every increment sets the window again from now, so a client that
 //! keeps failing stays locked out (django-axes counts the cool-off from the last failure too).
-//! [`crate::conformance::throttle_store_suite`] checks all of this.
+//! `sesame_core::conformance::throttle_store_suite` (the `conformance` feature) checks all of
+//! this.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

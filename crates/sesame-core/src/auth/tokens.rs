@@ -44,7 +44,7 @@ pub fn uid_decode(uidb64: &str) -> Option<String> {
 }
 
 /// What a token depends on: the user's key, password field, last login and e-mail.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct TokenUser<'a> {
     /// `str(user.pk)`.
     pub pk: &'a str,
@@ -54,6 +54,20 @@ pub struct TokenUser<'a> {
     pub last_login: Option<DateTime<Utc>>,
     /// The e-mail (`""` when absent).
     pub email: &'a str,
+}
+
+impl std::fmt::Debug for TokenUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenUser")
+            .field("pk", &self.pk)
+            .field(
+                "password",
+                &crate::auth::user::RedactedPassword(self.password),
+            )
+            .field("last_login", &self.last_login)
+            .field("email", &self.email)
+            .finish()
+    }
 }
 
 impl<'a> TokenUser<'a> {
@@ -68,8 +82,37 @@ impl<'a> TokenUser<'a> {
     }
 }
 
-/// Django's `default_token_generator`.
-#[derive(Debug, Clone)]
+/// Django's `default_token_generator`: the one-time tokens of password reset links.
+///
+/// A token is `base36(timestamp)-hmac`, where the HMAC covers the user's key, password hash,
+/// last login and e-mail. Nothing is stored: the token stops working when it is older than
+/// the timeout (`PASSWORD_RESET_TIMEOUT`), and as soon as any of those fields changes, so
+/// setting the new password or logging in spends it. Tokens made by Django with the same
+/// `SECRET_KEY` and `TIME_ZONE` are accepted, and the other way round.
+///
+/// ```
+/// use sesame_core::auth::tokens::{PasswordResetTokenGenerator, TokenUser, uid_encode};
+///
+/// let tokens = PasswordResetTokenGenerator::new("secret", Vec::new(), 3 * 86_400, "UTC")?;
+/// let alice = TokenUser {
+///     pk: "42",
+///     password: "pbkdf2_sha256$1000000$salt$hash",
+///     last_login: None,
+///     email: "alice@example.com",
+/// };
+/// let token = tokens.make_token_at(alice, 800_000_000);
+/// let link = format!("/reset/{}/{token}/", uid_encode(alice.pk));
+/// assert!(link.starts_with("/reset/NDI/"));
+///
+/// // A day later the link works; after the timeout it does not.
+/// assert!(tokens.check_token_at(alice, &token, 800_086_400));
+/// assert!(!tokens.check_token_at(alice, &token, 800_000_000 + 3 * 86_400 + 1));
+/// // Once the password has changed, the same token is refused.
+/// let changed = TokenUser { password: "pbkdf2_sha256$1000000$salt$other", ..alice };
+/// assert!(!tokens.check_token_at(changed, &token, 800_000_100));
+/// # Ok::<(), sesame_core::auth::tokens::UnknownTimeZone>(())
+/// ```
+#[derive(Clone)]
 pub struct PasswordResetTokenGenerator {
     secret: String,
     fallbacks: Vec<String>,
@@ -108,8 +151,25 @@ impl std::str::FromStr for Zone {
 )]
 pub struct UnknownTimeZone(pub String);
 
+impl std::fmt::Debug for PasswordResetTokenGenerator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is SECRET_KEY: anyone who has it can forge reset links.
+        f.debug_struct("PasswordResetTokenGenerator")
+            .field("secret", &"..")
+            .field("fallbacks", &self.fallbacks.len())
+            .field("timeout", &self.timeout)
+            .field("time_zone", &self.time_zone)
+            .finish()
+    }
+}
+
 impl PasswordResetTokenGenerator {
     /// A generator; `timeout` is `PASSWORD_RESET_TIMEOUT` in seconds, `time_zone` an IANA name.
+    /// `fallbacks` are `SECRET_KEY_FALLBACKS`: tokens they made are still accepted.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownTimeZone`] when `time_zone` is not in the IANA database.
     pub fn new(
         secret: impl Into<String>,
         fallbacks: Vec<String>,
@@ -159,7 +219,8 @@ impl PasswordResetTokenGenerator {
         make_token(user, timestamp, &self.secret)
     }
 
-    /// `check_token(user, token)` now.
+    /// `check_token(user, token)` now: false for a malformed, forged, expired or spent token
+    /// (the user's password, last login or e-mail changed since), never an error.
     pub fn check_token(&self, user: TokenUser<'_>, token: &str) -> bool {
         self.check_token_at(user, token, self.timestamp_at(Utc::now()))
     }

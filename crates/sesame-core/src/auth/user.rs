@@ -106,7 +106,10 @@ impl fmt::Display for Id {
 }
 
 /// A user with the fields of Django's `auth.User`. Extra profile fields go in `extra`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Its `Debug` output leaves out the password hash (only the algorithm is shown): a hash is
+/// enough to mount an offline guessing attack, so it must not end up in logs.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// The primary key.
     #[serde(with = "id_as_string")]
@@ -139,15 +142,53 @@ pub struct User {
     pub backend: Option<String>,
 }
 
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("password", &RedactedPassword(&self.password))
+            .field("last_login", &self.last_login)
+            .field("is_superuser", &self.is_superuser)
+            .field("username", &self.username)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("email", &self.email)
+            .field("is_staff", &self.is_staff)
+            .field("is_active", &self.is_active)
+            .field("date_joined", &self.date_joined)
+            .field("extra", &self.extra)
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+/// An encoded password for `Debug`: its algorithm (`pbkdf2_sha256$..`), or `!..` for an
+/// unusable one, never the salt or the hash.
+pub(crate) struct RedactedPassword<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for RedactedPassword<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else if self.0.starts_with('!') {
+            f.write_str("\"!..\"")
+        } else if let Some((algorithm, _)) = self.0.split_once('$') {
+            write!(f, "\"{algorithm}$..\"")
+        } else {
+            f.write_str("\"..\"")
+        }
+    }
+}
+
 mod id_as_string {
     use super::Id;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(id: &Id, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(id)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
         let text = String::deserialize(d)?;
         Ok(text
             .parse::<i64>()
@@ -201,7 +242,9 @@ impl User {
 }
 
 /// The fields of a user to create.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// As for [`User`], `Debug` shows the password's algorithm only.
+#[derive(Clone, Default, PartialEq)]
 pub struct NewUser {
     /// A chosen primary key (string keys such as the e-mail); `None` lets the store assign one.
     pub id: Option<Id>,
@@ -223,6 +266,23 @@ pub struct NewUser {
     pub is_active: bool,
     /// Profile fields.
     pub extra: serde_json::Map<String, Value>,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("password", &RedactedPassword(&self.password))
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("is_staff", &self.is_staff)
+            .field("is_superuser", &self.is_superuser)
+            .field("is_active", &self.is_active)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl NewUser {
@@ -383,5 +443,41 @@ pub fn validate_username(username: &str) -> Result<(), &'static str> {
         Err(
             "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "pbkdf2_sha256$1200000$xKhVqWoLDzFvGz4tJ3cIbM$c2VjcmV0aGFzaA==";
+
+    #[test]
+    fn debug_never_shows_the_password_hash() {
+        let new = NewUser::new("alice", "alice@example.com", HASH);
+        let user = User {
+            id: Id::Int(1),
+            password: HASH.to_owned(),
+            last_login: None,
+            is_superuser: false,
+            username: "alice".into(),
+            first_name: String::new(),
+            last_name: String::new(),
+            email: "alice@example.com".into(),
+            is_staff: false,
+            is_active: true,
+            date_joined: Utc::now(),
+            extra: serde_json::Map::new(),
+            backend: None,
+        };
+        for text in [format!("{user:?}"), format!("{new:?}")] {
+            assert!(!text.contains("xKhVqWoLDzFvGz4tJ3cIbM"), "{text}");
+            assert!(!text.contains("c2VjcmV0aGFzaA"), "{text}");
+            assert!(text.contains("\"pbkdf2_sha256$..\""), "{text}");
+            assert!(text.contains("alice"), "{text}");
+        }
+        assert_eq!(format!("{:?}", RedactedPassword("!abc")), "\"!..\"");
+        assert_eq!(format!("{:?}", RedactedPassword("nodollar")), "\"..\"");
+        assert_eq!(format!("{:?}", RedactedPassword("")), "\"\"");
     }
 }

@@ -44,6 +44,25 @@ impl SessionCodec {
 
     /// A codec with fallback keys and a key salt (`django.contrib.sessions.` + the store's
     /// class `__qualname__`).
+    ///
+    /// Use it when the Django site has `SECRET_KEY_FALLBACKS` (sessions signed with an old key
+    /// keep working until they expire) or a custom engine class, whose `__qualname__` changes
+    /// the salt.
+    ///
+    /// ```
+    /// use sesame_core::session::{DEFAULT_KEY_SALT, SessionCodec};
+    /// use serde_json::json;
+    ///
+    /// let before = SessionCodec::new("old-key");
+    /// let data = json!({"_auth_user_id": "1"}).as_object().unwrap().clone();
+    /// let stored = before.encode(&data);
+    ///
+    /// // The key was rotated: the old one stays as a fallback.
+    /// let after = SessionCodec::with_salt("new-key", &["old-key"], DEFAULT_KEY_SALT);
+    /// assert_eq!(after.decode(&stored), data);
+    /// // Without it, the old sessions read as empty (their users are logged out).
+    /// assert!(SessionCodec::new("new-key").decode(&stored).is_empty());
+    /// ```
     pub fn with_salt<K: AsRef<[u8]>>(
         secret_key: impl AsRef<[u8]>,
         fallback_keys: &[K],
@@ -108,6 +127,23 @@ impl SessionCodec {
     }
 
     /// Decode, reporting why it failed. The timestamp is not checked: the store decides expiry.
+    ///
+    /// ```
+    /// use sesame_core::session::SessionCodec;
+    /// use sesame_core::signing::SigningError;
+    ///
+    /// let codec = SessionCodec::new("secret");
+    /// let stored = codec.encode(&Default::default());
+    /// assert!(codec.try_decode(&stored).unwrap().is_empty());
+    /// let forged = SessionCodec::new("guess").encode(&Default::default());
+    /// assert_eq!(codec.try_decode(&forged), Err(SigningError::BadSignature));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A bad signature (forged, or signed with a key that is no longer configured), or
+    /// [`SigningError::Payload`] when a validly signed payload is not a JSON object. Use
+    /// [`decode`](Self::decode) to get Django's behaviour of an empty session instead.
     pub fn try_decode(&self, encoded: &str) -> Result<SessionData, SigningError> {
         let Some(cache) = &self.decoded else {
             return self.decode_uncached(encoded).map(|(map, _)| map);

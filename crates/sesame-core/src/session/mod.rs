@@ -92,6 +92,39 @@ impl SessionConfig {
 ///
 /// Nothing touches the store until the dict is first read or written. Methods that may load
 /// are `async` and return the store's error, which the web layer turns into a 503.
+///
+/// In an axum application the layer of `sesame-axum` creates one per request from the
+/// session cookie and saves it on the way out; build one by hand for background jobs, tests
+/// or another framework. A key that names no stored session (expired, deleted, forged) reads
+/// as an empty session, and saving then stores it under a fresh key.
+///
+/// ```
+/// use sesame_core::session::{MemorySessionStore, Session, SessionCodec, SessionConfig};
+/// use serde_json::json;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = Arc::new(MemorySessionStore::new(SessionCodec::new("secret")));
+///
+/// // First request: no cookie yet.
+/// let mut first = Session::new(store.clone(), SessionConfig::default(), None);
+/// first.insert("cart", json!([3, 5])).await?;
+/// first.save().await?; // creates the record and picks the key the cookie will carry
+/// let cookie = first.session_key().unwrap().to_owned();
+///
+/// // Next request: the cookie's key; the store is read on first access.
+/// let mut next = Session::new(store.clone(), SessionConfig::default(), Some(&cookie));
+/// assert!(!next.accessed());
+/// assert_eq!(next.get("cart").await?, Some(json!([3, 5])));
+///
+/// // Logout: the record is deleted and the key dropped.
+/// next.flush().await?;
+/// assert_eq!(next.session_key(), None);
+/// let mut stale = Session::new(store, SessionConfig::default(), Some(&cookie));
+/// assert_eq!(stale.get("cart").await?, None);
+/// assert_eq!(stale.session_key(), None); // never adopts a key the server did not issue
+/// # Ok::<(), sesame_core::session::StoreError>(())
+/// # }).unwrap();
+/// ```
 pub struct Session {
     store: Arc<dyn SessionStore>,
     config: SessionConfig,

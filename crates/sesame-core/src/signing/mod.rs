@@ -83,7 +83,32 @@ pub fn now_unix() -> f64 {
 }
 
 /// `django.core.signing.Signer`: appends an HMAC of the value to the value.
-#[derive(Debug, Clone)]
+///
+/// Use it for values that must come back unchanged but need not be secret or expire (the
+/// value itself is readable by anyone); use [`TimestampSigner`] or [`dumps`] when the value
+/// should age out. The salt namespaces signatures, so that a value signed for one purpose is
+/// never accepted for another: give every use its own salt. Fallback keys let a rotated
+/// `SECRET_KEY` keep verifying what the old key signed.
+///
+/// ```
+/// use sesame_core::signing::{Signer, SigningError};
+///
+/// let old = Signer::new("old-secret").with_salt("newsletter.unsubscribe");
+/// let token = old.sign("alice@example.com");
+///
+/// // After rotating the key, the old one is a fallback: old values still verify.
+/// let signer = Signer::new("new-secret")
+///     .with_salt("newsletter.unsubscribe")
+///     .with_fallback_keys(["old-secret"]);
+/// assert_eq!(signer.unsign(&token), Ok("alice@example.com"));
+///
+/// // Another salt, or a tampered value, is a bad signature.
+/// let other = Signer::new("new-secret").with_salt("password.reset");
+/// assert_eq!(other.unsign(&token), Err(SigningError::BadSignature));
+/// let forged = token.replace("alice", "mallory");
+/// assert_eq!(signer.unsign(&forged), Err(SigningError::BadSignature));
+/// ```
+#[derive(Clone)]
 pub struct Signer {
     key: Vec<u8>,
     fallback_keys: Vec<Vec<u8>>,
@@ -92,6 +117,20 @@ pub struct Signer {
     algorithm: Algorithm,
     legacy_algorithms: Vec<Algorithm>,
     sep: String,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys sign every cookie and token: their count is shown, never their bytes.
+        f.debug_struct("Signer")
+            .field("key", &"..")
+            .field("fallback_keys", &self.fallback_keys.len())
+            .field("salt", &self.salt.as_deref().unwrap_or(self.default_salt))
+            .field("algorithm", &self.algorithm)
+            .field("legacy_algorithms", &self.legacy_algorithms)
+            .field("sep", &self.sep)
+            .finish()
+    }
 }
 
 impl Signer {
@@ -172,6 +211,12 @@ impl Signer {
     }
 
     /// Verify and strip the signature, trying the key and then each fallback key.
+    ///
+    /// # Errors
+    ///
+    /// [`SigningError::NoSeparator`] when `signed` holds no separator, and
+    /// [`SigningError::BadSignature`] when no key (under no allowed algorithm) produced the
+    /// signature. The comparison takes constant time.
     pub fn unsign<'a>(&self, signed: &'a str) -> Result<&'a str, SigningError> {
         let (value, sig) = signed
             .rsplit_once(&self.sep)
@@ -195,6 +240,21 @@ impl Signer {
     }
 
     /// `unsign_object`: verify, then decode the payload.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use sesame_core::signing::Signer;
+    ///
+    /// let signer = Signer::new("secret").with_salt("cart");
+    /// let signed = signer.sign_object(&json!({"items": [1, 2, 3]}), true);
+    /// assert_eq!(signer.unsign_object(&signed).unwrap(), json!({"items": [1, 2, 3]}));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Signer::unsign`]; then [`SigningError::Payload`] when the signed text is not
+    /// base64, zlib (beyond [`MAX_DECOMPRESSED_BYTES`]) or JSON, which only a holder of the
+    /// key can produce.
     pub fn unsign_object(&self, signed: &str) -> Result<Value, SigningError> {
         decode_payload(self.unsign(signed)?)
     }
@@ -297,6 +357,25 @@ fn zlib_compress(data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `django.core.signing.TimestampSigner`: signs `value:base62(ts)`.
+///
+/// A [`Signer`] that also records when it signed, so that the reader can refuse values older
+/// than a `max_age`: e-mail confirmation links, "remember me" values, anything that should
+/// stop working after a while. The timestamp is signed with the value, so it cannot be
+/// refreshed without the key.
+///
+/// ```
+/// use sesame_core::signing::{SigningError, TimestampSigner};
+///
+/// let signer = TimestampSigner::new("secret");
+/// let link = signer.sign_at("confirm:42", 1_700_000_000);
+/// // An hour later, with a day's validity: accepted.
+/// assert_eq!(signer.unsign_at(&link, Some(86_400.0), 1_700_003_600.0), Ok("confirm:42"));
+/// // Two days later: expired, although the signature itself is fine.
+/// let late = signer.unsign_at(&link, Some(86_400.0), 1_700_172_800.0);
+/// assert!(matches!(late, Err(SigningError::Expired { .. })));
+/// // The value and the time it was signed, without an age check:
+/// assert_eq!(signer.unsign_timestamp(&link), Ok(("confirm:42", 1_700_000_000)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct TimestampSigner {
     signer: Signer,
@@ -344,6 +423,11 @@ impl TimestampSigner {
 
     /// Verify as if the time were `now`. The signature is checked before anything else; an
     /// age equal to `max_age` still passes, and future timestamps are not refused (Django).
+    ///
+    /// # Errors
+    ///
+    /// As [`Signer::unsign`]; [`SigningError::BadTimestamp`] when the signed text holds no
+    /// base62 timestamp, and [`SigningError::Expired`] when it is older than `max_age`.
     pub fn unsign_at<'a>(
         &self,
         signed: &'a str,
@@ -398,6 +482,12 @@ impl TimestampSigner {
 
 /// `signing.dumps(obj, key, salt, compress=...)` at the current time.
 ///
+/// Serialises `obj` as Python's `json.dumps` would (so that Django reads it back identically),
+/// optionally zlib-compresses it (only when that saves space; the result then starts with
+/// `.`), and signs it with a [`TimestampSigner`] under `salt`. The result is URL-safe and can
+/// be read by Django's `signing.loads` with the same key and salt. The payload is encoded, not
+/// encrypted: do not put secrets in it.
+///
 /// ```
 /// use serde_json::json;
 /// let s = sesame_core::signing::dumps(&json!("x"), "key", "django.core.signing", false);
@@ -408,6 +498,31 @@ pub fn dumps(obj: &Value, key: impl AsRef<[u8]>, salt: &str, compress: bool) -> 
 }
 
 /// `signing.loads(s, key, salt, max_age, fallback_keys)` at the current time.
+///
+/// Reads what [`dumps`] (or Django's `signing.dumps`) wrote, trying `key` and then each
+/// fallback key; `max_age` is in seconds, `None` for no age limit.
+///
+/// ```
+/// use serde_json::json;
+/// use sesame_core::signing::{SigningError, dumps, loads};
+///
+/// let salt = "myapp.invitations";
+/// let signed = dumps(&json!({"team": 7}), "old-key", salt, true);
+/// // Read with a new key, the old one as a fallback, valid for a week.
+/// let value = loads(&signed, "new-key", &["old-key"], salt, Some(7.0 * 86_400.0)).unwrap();
+/// assert_eq!(value, json!({"team": 7}));
+/// // The wrong salt is a bad signature.
+/// let err = loads(&signed, "old-key", &[] as &[&str], "other", None).unwrap_err();
+/// assert!(err.is_bad_signature());
+/// assert_eq!(err, SigningError::BadSignature);
+/// ```
+///
+/// # Errors
+///
+/// A [`SigningError`]: a bad or missing signature, an expired timestamp
+/// ([`SigningError::Expired`]) or, behind a valid signature, a payload that does not decode
+/// ([`SigningError::Payload`]). [`SigningError::is_bad_signature`] tells which Django
+/// exception it would be.
 pub fn loads<K: AsRef<[u8]>>(
     signed: &str,
     key: impl AsRef<[u8]>,

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 /// Load a vectors file from `tests/vectors/`.
-pub fn load(name: &str) -> Value {
+pub(crate) fn load(name: &str) -> Value {
     let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     // As Sesame reads Django's JSON: exact integers, one spelling per float.
@@ -12,28 +12,28 @@ pub fn load(name: &str) -> Value {
 }
 
 /// The rows of a section.
-pub fn rows<'a>(doc: &'a Value, section: &str) -> &'a [Value] {
+pub(crate) fn rows<'a>(doc: &'a Value, section: &str) -> &'a [Value] {
     doc[section]
         .as_array()
         .unwrap_or_else(|| panic!("no section {section}"))
 }
 
 /// A string field.
-pub fn s<'a>(row: &'a Value, key: &str) -> &'a str {
+pub(crate) fn s<'a>(row: &'a Value, key: &str) -> &'a str {
     row[key]
         .as_str()
         .unwrap_or_else(|| panic!("{key} missing in {row}"))
 }
 
 /// An integer field.
-pub fn i(row: &Value, key: &str) -> i64 {
+pub(crate) fn i(row: &Value, key: &str) -> i64 {
     row[key]
         .as_i64()
         .unwrap_or_else(|| panic!("{key} missing in {row}"))
 }
 
 /// A list of strings (empty when absent).
-pub fn strings(row: &Value, key: &str) -> Vec<String> {
+pub(crate) fn strings(row: &Value, key: &str) -> Vec<String> {
     row[key]
         .as_array()
         .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
@@ -41,7 +41,7 @@ pub fn strings(row: &Value, key: &str) -> Vec<String> {
 }
 
 /// An object field.
-pub fn object(row: &Value, key: &str) -> serde_json::Map<String, Value> {
+pub(crate) fn object(row: &Value, key: &str) -> serde_json::Map<String, Value> {
     row[key]
         .as_object()
         .cloned()
@@ -49,7 +49,7 @@ pub fn object(row: &Value, key: &str) -> serde_json::Map<String, Value> {
 }
 
 /// The `messages` list of a row.
-pub fn messages(row: &Value) -> Vec<sesame_core::messages::Message> {
+pub(crate) fn messages(row: &Value) -> Vec<sesame_core::messages::Message> {
     row["messages"]
         .as_array()
         .unwrap()
@@ -64,7 +64,7 @@ pub fn messages(row: &Value) -> Vec<sesame_core::messages::Message> {
 }
 
 /// A label for assertion messages.
-pub fn id(row: &Value) -> String {
+pub(crate) fn id(row: &Value) -> String {
     row["id"]
         .as_str()
         .map_or_else(|| row.to_string().chars().take(80).collect(), str::to_owned)

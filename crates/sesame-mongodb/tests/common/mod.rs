@@ -11,12 +11,12 @@ use std::time::Duration;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-pub fn ci() -> bool {
+pub(crate) fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
 /// Say why a test cannot run: SKIPPED outside CI, a failure under `CI=true`.
-pub fn skip(why: &str) {
+pub(crate) fn skip(why: &str) {
     if ci() {
         panic!(
             "{why} (CI=true: the MongoDB tests must run; .ci/run starts a server with with-mongo.sh)"
@@ -25,7 +25,7 @@ pub fn skip(why: &str) {
     eprintln!("SKIPPED: {why}");
 }
 
-pub fn unique_name() -> String {
+pub(crate) fn unique_name() -> String {
     format!(
         "sesame_test_{}_{}_{}",
         std::process::id(),
@@ -38,7 +38,7 @@ pub fn unique_name() -> String {
 }
 
 /// `uri` with its database path replaced by `name`, keeping the options.
-pub fn with_database(uri: &str, name: &str) -> String {
+pub(crate) fn with_database(uri: &str, name: &str) -> String {
     let (scheme, rest) = uri.split_once("://").unwrap_or(("mongodb", uri));
     let (hosts, tail) = match rest.find(['/', '?']) {
         Some(i) => rest.split_at(i),
@@ -52,7 +52,7 @@ pub fn with_database(uri: &str, name: &str) -> String {
     }
 }
 
-pub fn base_uri() -> Option<String> {
+pub(crate) fn base_uri() -> Option<String> {
     match std::env::var("MONGODB_URI") {
         Ok(u) if !u.is_empty() => Some(u),
         _ => {
@@ -63,13 +63,13 @@ pub fn base_uri() -> Option<String> {
 }
 
 /// A database that exists for one test.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     pub db: MongoDb,
 }
 
 /// A fresh database with users of `kind`, or `None` (SKIPPED) without a server outside CI.
-pub async fn fresh(kind: IdKind) -> Option<TestDb> {
+pub(crate) async fn fresh(kind: IdKind) -> Option<TestDb> {
     let base = base_uri()?;
     let url = with_database(&base, &unique_name());
     let db = MongoConfig::new(&url)
@@ -82,7 +82,7 @@ pub async fn fresh(kind: IdKind) -> Option<TestDb> {
 }
 
 impl TestDb {
-    pub async fn drop_db(self) {
+    pub(crate) async fn drop_db(self) {
         let _ = self.db.database().drop().await;
     }
 }

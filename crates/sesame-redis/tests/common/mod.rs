@@ -4,7 +4,7 @@
 //! says SKIPPED, except under `CI=true`, where it fails.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-pub mod server;
+pub(crate) mod server;
 
 use sesame_redis::{DEFAULT_URL, RedisCache, RedisConfig};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,14 +12,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// The server the tests use.
-pub fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     std::env::var("SESAME_REDIS_URL")
         .or_else(|_| std::env::var("REDIS_URL"))
         .unwrap_or_else(|_| DEFAULT_URL.to_owned())
 }
 
 /// A `KEY_PREFIX` no other test or run uses.
-pub fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     format!(
         "sesame_test_{}_{}_{}",
         std::process::id(),
@@ -32,7 +32,7 @@ pub fn unique_prefix() -> String {
 }
 
 /// Outside CI a missing service skips the test; under `CI=true` it is a failure.
-pub fn skip(msg: &str) {
+pub(crate) fn skip(msg: &str) {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{msg} (CI=true: services must be up)");
     }
@@ -41,7 +41,7 @@ pub fn skip(msg: &str) {
 
 /// A configuration on the shared server with a fresh prefix, or `None` (SKIPPED) when the
 /// server does not answer.
-pub async fn fresh() -> Option<TestRedis> {
+pub(crate) async fn fresh() -> Option<TestRedis> {
     let url = redis_url();
     let config = RedisConfig::new(url.clone()).with_key_prefix(unique_prefix());
     let cache = RedisCache::new(config.clone()).unwrap();
@@ -53,14 +53,14 @@ pub async fn fresh() -> Option<TestRedis> {
 }
 
 /// A prefix on the shared server for one test.
-pub struct TestRedis {
+pub(crate) struct TestRedis {
     pub config: RedisConfig,
     pub cache: RedisCache,
 }
 
 impl TestRedis {
     /// A plain connection, to look at and change keys behind the stores' backs.
-    pub async fn raw(&self) -> redis::aio::MultiplexedConnection {
+    pub(crate) async fn raw(&self) -> redis::aio::MultiplexedConnection {
         redis::Client::open(self.config.url.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -69,13 +69,13 @@ impl TestRedis {
     }
 
     /// The full Redis key of a session key under an engine's prefix.
-    pub fn key(&self, engine_prefix: &str, session_key: &str) -> String {
+    pub(crate) fn key(&self, engine_prefix: &str, session_key: &str) -> String {
         self.config
             .make_key(&format!("{engine_prefix}{session_key}"))
     }
 
     /// Every key under this test's prefix.
-    pub async fn keys(&self) -> Vec<String> {
+    pub(crate) async fn keys(&self) -> Vec<String> {
         let mut conn = self.raw().await;
         let pattern = format!("{}:*", self.config.key_prefix);
         let mut keys: Vec<String> = Vec::new();
@@ -100,7 +100,7 @@ impl TestRedis {
     }
 
     /// Remove this test's keys (call at the end).
-    pub async fn cleanup(&self) {
+    pub(crate) async fn cleanup(&self) {
         let keys = self.keys().await;
         let mut conn = self.raw().await;
         for chunk in keys.chunks(500) {
@@ -115,7 +115,7 @@ impl TestRedis {
 
 /// A fresh SQLite file in the temporary directory with Django's schema, for the database side
 /// of `cached_db` and for the site's users.
-pub async fn migrated_sqlite() -> sesame_sql::Db {
+pub(crate) async fn migrated_sqlite() -> sesame_sql::Db {
     let path = std::env::temp_dir().join(format!("{}.sqlite3", unique_prefix()));
     let db = sesame_sql::Db::connect(
         &format!("sqlite://{}", path.display()),

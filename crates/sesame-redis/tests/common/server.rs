@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where the tests look for the server.
-pub const REDIS_SERVER: &str = "/usr/bin/redis-server";
+pub(crate) const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
 /// A persistent redis-server, killed (SIGKILL) when dropped, its directory removed.
-pub struct PersistentRedis {
+pub(crate) struct PersistentRedis {
     pub port: u16,
     pub dir: PathBuf,
     child: Option<Child>,
@@ -19,7 +19,7 @@ pub struct PersistentRedis {
 impl PersistentRedis {
     /// Start one on a free port in a fresh directory, or `None` (SKIPPED; a failure under
     /// `CI=true`) when there is no redis-server.
-    pub fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         if !std::path::Path::new(REDIS_SERVER).is_file() {
             super::skip(&format!("{REDIS_SERVER} is not installed"));
             return None;
@@ -41,12 +41,12 @@ impl PersistentRedis {
     }
 
     /// The URL of this server.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// Start the server again (after [`kill`](Self::kill)) on the same port and directory.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
         let child = Command::new(REDIS_SERVER)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -72,7 +72,7 @@ impl PersistentRedis {
     }
 
     /// SIGKILL: a crash, not a shutdown. What Redis acknowledged is already in the AOF file.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             child.wait().unwrap();

@@ -10,14 +10,14 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Sqlite,
     Postgres,
     MySql,
 }
 
 /// A database that exists for one test.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub kind: Kind,
     pub url: String,
     pub db: Db,
@@ -53,7 +53,7 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 /// Create a fresh database, or `None` (SKIPPED) when the service is absent outside CI.
-pub async fn fresh(kind: Kind) -> Option<TestDb> {
+pub(crate) async fn fresh(kind: Kind) -> Option<TestDb> {
     let name = unique_name();
     if kind == Kind::Sqlite {
         let path = std::env::temp_dir().join(format!("{name}.sqlite3"));
@@ -102,7 +102,7 @@ pub async fn fresh(kind: Kind) -> Option<TestDb> {
 
 impl TestDb {
     /// Drop the database (call at the end of the test).
-    pub async fn drop_db(self) {
+    pub(crate) async fn drop_db(self) {
         self.db.close().await;
         match self.admin_url {
             Some(admin) => {

@@ -19,7 +19,7 @@ const BCRYPT_B64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Django's default work factor.
-pub const DEFAULT_ROUNDS: u32 = 12;
+pub(crate) const DEFAULT_ROUNDS: u32 = 12;
 
 /// A parsed MCF salt: `$2b$12$` and 22 characters.
 struct McfSalt {

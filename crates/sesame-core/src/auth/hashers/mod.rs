@@ -152,6 +152,26 @@ pub struct CheckResult {
 }
 
 /// The configured hashers (`PASSWORD_HASHERS`); the first one is preferred.
+///
+/// New passwords are hashed with the preferred one; a stored hash is verified by whichever
+/// configured hasher its prefix names, so the list must keep every algorithm still found in
+/// the user table. Hashing is deliberately slow (hundreds of milliseconds for Django's
+/// defaults): in an async server, call it through [`PasswordHashing`], which runs it on worker
+/// threads.
+///
+/// ```
+/// use sesame_core::auth::hashers::Hashers;
+///
+/// let hashers = Hashers::django_default("5.2")?;
+/// let encoded = hashers.make_password(Some("correct horse battery staple"))?;
+/// assert!(encoded.starts_with("pbkdf2_sha256$1000000$"));
+/// assert!(hashers.check_password("correct horse battery staple", &encoded));
+/// assert!(!hashers.check_password("Tr0ub4dor&3", &encoded));
+/// // A user without a password (`set_unusable_password`) never matches.
+/// let unusable = hashers.make_password(None)?;
+/// assert!(!hashers.check_password("", &unusable));
+/// # Ok::<(), sesame_core::auth::hashers::HashError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Hashers {
     list: Vec<Arc<dyn PasswordHasher>>,
@@ -299,11 +319,24 @@ impl Hashers {
 
     /// `make_password(password)`: the preferred hasher with a fresh salt, or an unusable
     /// password for `None`.
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::PasswordTooLong`] when the preferred hasher is plain bcrypt and the
+    /// password is over 72 bytes, [`HashError::VerifyOnly`] when it is a legacy hasher that
+    /// only verifies, [`HashError::InvalidParameters`] for parameters out of range.
     pub fn make_password(&self, password: Option<&str>) -> Result<String, HashError> {
         self.make_password_with(password, None, None)
     }
 
-    /// `make_password(password, salt, hasher)`.
+    /// `make_password(password, salt, hasher)`: a chosen salt (`None` for a fresh one) and a
+    /// chosen configured algorithm (`None` or `"default"` for the preferred one). A fixed
+    /// salt is for reproducing Django's test vectors; real passwords want a fresh one.
+    ///
+    /// # Errors
+    ///
+    /// [`HashError::UnknownAlgorithm`] when `algorithm` is not configured, and whatever the
+    /// hasher refuses, as in [`make_password`](Self::make_password).
     pub fn make_password_with(
         &self,
         password: Option<&str>,
@@ -358,7 +391,8 @@ impl Hashers {
         CheckResult { valid, must_update }
     }
 
-    /// `check_password(password, encoded)`: just whether it matches.
+    /// `check_password(password, encoded)`: just whether it matches. Login wants
+    /// [`verify_password`](Self::verify_password), to upgrade hashes made by an older hasher.
     pub fn check_password(&self, password: &str, encoded: &str) -> bool {
         self.verify_password(password, encoded).valid
     }

@@ -58,7 +58,22 @@ impl From<&super::User> for UserAttributes {
     }
 }
 
-/// A configured validator.
+/// A configured validator: one entry of `AUTH_PASSWORD_VALIDATORS`.
+///
+/// Build one directly for a custom policy; the messages and codes are Django's, so forms
+/// show the same errors as the Django site.
+///
+/// ```
+/// use sesame_core::auth::validators::PasswordValidator;
+/// let longer = PasswordValidator::MinimumLength { min_length: 12 };
+/// let err = longer.validate("short-pass", None).unwrap();
+/// assert_eq!(err.code, "password_too_short");
+/// assert_eq!(
+///     err.message,
+///     "This password is too short. It must contain at least 12 characters."
+/// );
+/// assert_eq!(longer.validate("a long enough passphrase", None), None);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum PasswordValidator {
     /// `UserAttributeSimilarityValidator(user_attributes, max_similarity)`.
@@ -269,6 +284,18 @@ impl PasswordValidator {
 }
 
 /// The configured validators (`AUTH_PASSWORD_VALIDATORS`).
+///
+/// Run them where a password is chosen (signup, password change and reset, the CLI's
+/// `createsuperuser`), never at login. The default value (no validators) accepts anything,
+/// as Django does with an empty setting.
+///
+/// ```
+/// use sesame_core::auth::validators::PasswordValidators;
+/// let validators = PasswordValidators::django_default();
+/// // Shown under the password field, as Django's `password_validators_help_text_html`:
+/// assert_eq!(validators.help_texts().len(), 4);
+/// assert!(PasswordValidators::default().validate("1", None).is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PasswordValidators(pub Vec<PasswordValidator>);
 
@@ -297,7 +324,12 @@ impl PasswordValidators {
             .map(Self)
     }
 
-    /// `validate_password`: every failure, in configuration order.
+    /// `validate_password`: every failure, in configuration order. `user` enables the
+    /// similarity check (`None` skips it, as Django does without a user).
+    ///
+    /// # Errors
+    ///
+    /// Every [`ValidationError`] at once, so that a form can show them all.
     pub fn validate(
         &self,
         password: &str,
