@@ -125,13 +125,13 @@ fn codec(settings: &Settings) -> SessionCodec {
 
 /// Connect to `database_url`. Commands other than `migrate` need the schema to exist.
 pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
-    let url = &settings.database_url;
+    let url = &settings.database.url;
     if url.starts_with("mongodb:") || url.starts_with("mongodb+srv:") {
         return open_mongo(settings, need_schema).await;
     }
     let pool = PoolSettings {
-        sqlite_inline_reads: settings.sqlite_inline_reads,
-        sqlite_unchanged_reads: settings.sqlite_unchanged_reads,
+        sqlite_inline_reads: settings.database.sqlite_inline_reads,
+        sqlite_unchanged_reads: settings.database.sqlite_unchanged_reads,
         ..PoolSettings::default()
     };
     let db = Db::connect(url, pool)
@@ -167,7 +167,7 @@ pub async fn sql_stores(db: Db, settings: &Settings) -> Result<Stores, CliError>
         .await
         .map_err(|e| CliError::runtime(e.to_string()))?;
     let sessions =
-        SqlSessionStore::new(db.clone(), codec(settings)).with_max_size(settings.session_max_size);
+        SqlSessionStore::new(db.clone(), codec(settings)).with_max_size(settings.session.max_size);
     let joined = SqlSessionWithUser::new(sessions.clone(), auth.clone());
     Ok(Stores {
         db: Database::Sql(db),
@@ -179,8 +179,8 @@ pub async fn sql_stores(db: Db, settings: &Settings) -> Result<Stores, CliError>
 
 async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, CliError> {
     let timeout = store_timeout(settings);
-    let db = MongoConfig::new(&settings.database_url)
-        .with_user_id(settings.mongodb_user_id)
+    let db = MongoConfig::new(&settings.database.url)
+        .with_user_id(settings.database.mongodb_user_id)
         .with_timeout(timeout)
         .connect()
         .await
@@ -193,7 +193,7 @@ async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, Cl
     }
     let auth = MongoAuthStore::new(db.clone());
     let sessions = MongoSessionStore::new(db.clone(), codec(settings))
-        .with_max_size(settings.session_max_size);
+        .with_max_size(settings.session.max_size);
     let joined = MongoSessionWithUser::new(sessions.clone(), auth.clone());
     Ok(Stores {
         db: Database::Mongo(db),
@@ -222,17 +222,15 @@ pub fn refuse_missing_indexes(problems: &[sesame::mongodb::IndexProblem]) -> Res
 
 /// The per-operation timeout of the MongoDB and Redis stores.
 pub fn store_timeout(settings: &Settings) -> Duration {
-    Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0))
+    Duration::from_secs_f64(settings.database.timeout.clamp(0.1, 3600.0))
 }
 
 /// The hashing pool from settings.
 pub fn hashing(settings: &Settings) -> Result<PasswordHashing, CliError> {
     let hashers = Hashers::from_settings(settings).map_err(|e| CliError::usage(e.to_string()))?;
-    Ok(
-        PasswordHashing::new(hashers, settings.password_hashing_threads)
-            .with_nice(settings.password_hashing_nice)
-            .with_idle_priority(settings.password_hashing_idle),
-    )
+    Ok(PasswordHashing::new(hashers, settings.auth.hashing_threads)
+        .with_nice(settings.auth.hashing_nice)
+        .with_idle_priority(settings.auth.hashing_idle))
 }
 
 /// A URL without its password, for messages.

@@ -10,7 +10,7 @@ use sesame::axum::throttle::{Throttle, ThrottleConfig};
 use sesame::core::auth::throttle::ThrottleStore;
 use sesame::core::auth::{Auth, ModelBackend};
 use sesame::core::session::{MemorySessionStore, SessionCodec, SessionStore, SignedCookieStore};
-use sesame::core::settings::Settings;
+use sesame::core::settings::{SessionEngine, Settings};
 use sesame::site::Site;
 use sesame::sql::SchemaState;
 use std::io::Write;
@@ -26,7 +26,7 @@ fn ensure_secret_key(settings: &mut Settings) -> Result<(), CliError> {
     if !settings.secret_key.is_empty() {
         return Ok(());
     }
-    let path = std::path::Path::new(&settings.secret_key_file);
+    let path = std::path::Path::new(&settings.serve.secret_key_file);
     if let Ok(text) = std::fs::read_to_string(path) {
         if !text.trim().is_empty() {
             settings.secret_key = text.trim().to_owned();
@@ -113,34 +113,27 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         }
     };
     let codec = SessionCodec::from_settings(&settings);
-    let sessions: Arc<dyn SessionStore> = match settings.session_engine.as_str() {
-        "db" | "django.contrib.sessions.backends.db" => stores.sessions.store(),
-        "memory" => {
-            Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session_max_size))
+    let sessions: Arc<dyn SessionStore> = match settings.session.engine {
+        SessionEngine::Db => stores.sessions.store(),
+        SessionEngine::Memory => {
+            Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session.max_size))
         }
-        "signed_cookies" | "django.contrib.sessions.backends.signed_cookies" => {
-            Arc::new(SignedCookieStore::new(
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-                settings.session_cookie_age,
-            ))
-        }
-        "cache" | "django.contrib.sessions.backends.cache" => Arc::new(
+        SessionEngine::SignedCookies => Arc::new(SignedCookieStore::new(
+            &settings.secret_key,
+            &settings.secret_key_fallbacks,
+            settings.session.cookie_age,
+        )),
+        SessionEngine::Cache => Arc::new(
             sesame::redis::RedisSessionStore::connect(redis_config(&settings)?)
                 .map_err(|e| CliError::runtime(e.to_string()))?,
         ),
-        "cached_db" | "django.contrib.sessions.backends.cached_db" => Arc::new(
+        SessionEngine::CachedDb => Arc::new(
             sesame::redis::CachedDbSessionStore::connect(
                 redis_config(&settings)?,
                 stores.sessions.store(),
             )
             .map_err(|e| CliError::runtime(e.to_string()))?,
         ),
-        other => {
-            return Err(CliError::usage(format!(
-                "unknown SESSION_ENGINE {other:?}: use db, cache, cached_db, signed_cookies or memory"
-            )));
-        }
     };
     let hashing = crate::context::hashing(&settings)?;
     let users = stores.auth.clone();
@@ -148,15 +141,12 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         ModelBackend::new(users.clone(), hashing.clone()),
         settings.secret_key.clone(),
         settings.secret_key_fallbacks.clone(),
-        settings.auth_backend_path.clone(),
+        settings.auth.backend_path.clone(),
     );
     let mut sesame = Sesame::new(settings.clone(), sessions.clone())
         .with_auth(auth)
         .with_throttle(throttle(&settings, &stores, throttle_config));
-    if matches!(
-        settings.session_engine.as_str(),
-        "db" | "django.contrib.sessions.backends.db"
-    ) {
+    if settings.session.engine == SessionEngine::Db {
         // Every page of the site looks at permissions (templates get `perms`).
         sesame = sesame
             .with_session_user_store(stores.session_user.clone())
@@ -169,27 +159,27 @@ pub async fn serve(mut settings: Settings) -> Result<(), CliError> {
         .layer(sesame.layer())
         .layer(axum::middleware::from_fn(log_requests));
 
-    let listener = tokio::net::TcpListener::bind(&settings.bind)
+    let listener = tokio::net::TcpListener::bind(&settings.serve.bind)
         .await
-        .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", settings.bind)))?;
+        .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", settings.serve.bind)))?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::runtime(e.to_string()))?;
-    if settings.allowed_hosts.is_empty() && !settings.debug {
+    if settings.security.allowed_hosts.is_empty() && !settings.debug {
         eprintln!(
             "warning: ALLOWED_HOSTS is empty, so only localhost, 127.0.0.1 and [::1] are served \
              (any other Host gets 400); for production set SESAME_ALLOWED_HOSTS=www.example.com \
              (comma-separated) or allowed_hosts in sesame.toml"
         );
     }
-    if !addr.ip().is_loopback() && !settings.session_cookie_secure {
+    if !addr.ip().is_loopback() && !settings.session.cookie_secure {
         eprintln!(
             "warning: serving on {addr} without SESSION_COOKIE_SECURE; set SESAME_SESSION_COOKIE_SECURE=true behind HTTPS"
         );
     }
     println!(
         "Sesame is serving on http://{addr}/ (database {}). Quit with Ctrl-C.",
-        crate::context::redact(&settings.database_url)
+        crate::context::redact(&settings.database.url)
     );
     let _ = std::io::stdout().flush();
     axum::serve(
@@ -211,7 +201,7 @@ fn throttle(
     stores: &crate::context::Stores,
     config: ThrottleConfig,
 ) -> Throttle {
-    if settings.session_engine == "memory" {
+    if settings.session.engine == SessionEngine::Memory {
         return Throttle::in_memory(config);
     }
     let store: Arc<dyn ThrottleStore> = match &stores.db {
@@ -262,18 +252,23 @@ async fn check_mongo_at_start_up(
 
 /// The Redis cache of the `cache` and `cached_db` engines, as Django's `CACHES["default"]`.
 fn redis_config(settings: &Settings) -> Result<sesame::redis::RedisConfig, CliError> {
-    let Some(url) = settings.cache_url.as_deref().filter(|u| !u.is_empty()) else {
+    let Some(url) = settings
+        .database
+        .cache_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    else {
         return Err(CliError::usage(format!(
-            "SESSION_ENGINE {:?} needs a cache: set SESAME_CACHE_URL=redis://host:6379/0",
-            settings.session_engine
+            "SESSION_ENGINE {} needs a cache: set SESAME_CACHE_URL=redis://host:6379/0",
+            settings.session.engine
         )));
     };
     let timeout = crate::context::store_timeout(settings);
     Ok(sesame::redis::RedisConfig::new(url)
-        .with_key_prefix(settings.cache_key_prefix.clone())
-        .with_version(settings.cache_version)
+        .with_key_prefix(settings.database.cache_key_prefix.clone())
+        .with_version(settings.database.cache_version)
         .with_timeouts(timeout, timeout)
-        .with_max_size(settings.session_max_size))
+        .with_max_size(settings.session.max_size))
 }
 
 async fn shutdown() {

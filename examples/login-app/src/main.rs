@@ -54,14 +54,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if s.secret_key.is_empty() {
         return Err("set secret_key in sesame.toml or SESAME_SECRET_KEY".into());
     }
-    let db = Db::connect(&s.database_url, PoolSettings::default()).await?;
+    let db = Db::connect(&s.database.url, PoolSettings::default()).await?;
     let users = SqlAuthStore::new(db.clone()).await?;
     let sessions = SqlSessionStore::new(db, SessionCodec::from_settings(&s));
     let joined = SqlSessionWithUser::new(sessions.clone(), users.clone());
-    let hashing = PasswordHashing::new(Hashers::from_settings(&s)?, s.password_hashing_threads);
+    let hashing = PasswordHashing::new(Hashers::from_settings(&s)?, s.auth.hashing_threads);
     let backend = ModelBackend::new(Arc::new(users), hashing);
     let (key, old) = (s.secret_key.clone(), s.secret_key_fallbacks.clone());
-    let auth = Auth::new(backend, key, old, s.auth_backend_path.clone());
+    let auth = Auth::new(backend, key, old, s.auth.backend_path.clone());
     let sesame = Sesame::new(s, Arc::new(sessions))
         .with_auth(auth)
         .with_session_user_store(Arc::new(joined));
