@@ -197,7 +197,7 @@ impl FromStr for SameSite {
             "" | "False" => Self::Off,
             _ => {
                 return Err(UnknownValue {
-                    setting: "SAMESITE",
+                    setting: "SameSite",
                     value: s.to_owned(),
                     accepted: "Lax, Strict, None, or false/\"\" for no attribute",
                 });
@@ -233,7 +233,7 @@ impl<'de> Deserialize<'de> for SameSite {
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<SameSite, E> {
                 if v {
                     Err(E::custom(
-                        "SAMESITE cannot be true: use \"Lax\", \"Strict\", \"None\" or false",
+                        "SameSite cannot be true: use \"Lax\", \"Strict\", \"None\" or false",
                     ))
                 } else {
                     Ok(SameSite::Off)
@@ -1030,9 +1030,14 @@ impl Settings {
         Settings::deserialize(toml::Value::Table(table.clone())).map_err(|whole| {
             let culprit = table.into_iter().find_map(|(key, value)| {
                 let alone = toml::Table::from_iter([(key.clone(), value)]);
-                Settings::deserialize(toml::Value::Table(alone))
-                    .err()
-                    .map(|e| format!("{key}: {e}"))
+                let e = Settings::deserialize(toml::Value::Table(alone)).err()?;
+                // toml names the top-level keys itself, not those of the sections.
+                let e = e.to_string();
+                Some(if e.contains(&format!("`{key}`")) {
+                    e
+                } else {
+                    format!("{key}: {e}")
+                })
             });
             SettingsError::Invalid(culprit.unwrap_or_else(|| whole.to_string()))
         })
@@ -1435,6 +1440,12 @@ templates_dir = "templates"
             .unwrap_err()
             .to_string();
         assert!(err.contains("email_port:"), "{err}");
+        // A top-level key is named by toml itself, once.
+        let err = Settings::from_toml_str("django_version = \"7.0\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`django_version`"), "{err}");
+        assert!(!err.contains("django_version: "), "{err}");
     }
 
     #[test]
@@ -1450,8 +1461,8 @@ templates_dir = "templates"
                 "SESSION_ENGINE",
                 "cached_db",
             ),
-            ("session_cookie_samesite = \"lax\"", "SAMESITE", "Strict"),
-            ("csrf_cookie_samesite = true", "SAMESITE", "Strict"),
+            ("session_cookie_samesite = \"lax\"", "SameSite", "Strict"),
+            ("csrf_cookie_samesite = true", "SameSite", "Strict"),
             ("email_backend = \"locmem\"", "EMAIL_BACKEND", "smtp"),
             (
                 "email_backend = \"django.core.mail.backends.locmem.EmailBackend\"",
