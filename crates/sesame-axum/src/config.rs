@@ -264,11 +264,11 @@ impl SesameBuilder {
     pub fn build(self) -> Sesame {
         let settings = self.settings;
         let cookie = CookieAttributes {
-            domain: settings.session_cookie_domain.clone(),
-            path: settings.session_cookie_path.clone(),
-            secure: settings.session_cookie_secure,
-            http_only: settings.session_cookie_httponly,
-            same_site: settings.session_cookie_samesite.clone(),
+            domain: settings.session.cookie_domain.clone(),
+            path: settings.session.cookie_path.clone(),
+            secure: settings.session.cookie_secure,
+            http_only: settings.session.cookie_httponly,
+            same_site: settings.session.cookie_samesite.to_string(),
         };
         Sesame {
             inner: Arc::new(Inner {

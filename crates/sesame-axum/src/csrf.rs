@@ -67,7 +67,7 @@ pub async fn get_token(state: &RequestState) -> Result<String, SesameError> {
     if !state.csrf_enabled() {
         return Err(SesameError::MissingLayer);
     }
-    if state.sesame().settings().csrf_use_sessions {
+    if state.sesame().settings().csrf.use_sessions {
         let mut session = state.0.session.lock().await;
         let secret = match session
             .get(CSRF_SESSION_KEY)
@@ -96,7 +96,7 @@ pub async fn get_token(state: &RequestState) -> Result<String, SesameError> {
 
 /// `rotate_token(request)`, as `login()` does.
 pub async fn rotate_token(state: &RequestState) -> Result<(), SesameError> {
-    if state.sesame().settings().csrf_use_sessions {
+    if state.sesame().settings().csrf.use_sessions {
         let mut session = state.0.session.lock().await;
         session
             .insert(CSRF_SESSION_KEY, csrf::get_new_csrf_secret().into())
@@ -111,7 +111,7 @@ pub async fn rotate_token(state: &RequestState) -> Result<(), SesameError> {
 
 pub(crate) fn set_cookie_if_needed(state: &RequestState, response: &mut Response<Body>) {
     let settings = state.sesame().settings();
-    if settings.csrf_use_sessions {
+    if settings.csrf.use_sessions {
         return;
     }
     let st = lock(state);
@@ -119,16 +119,16 @@ pub(crate) fn set_cookie_if_needed(state: &RequestState, response: &mut Response
         return;
     };
     let attrs = crate::cookies::CookieAttributes {
-        domain: settings.csrf_cookie_domain.clone(),
-        path: settings.csrf_cookie_path.clone(),
-        secure: settings.csrf_cookie_secure,
-        http_only: settings.csrf_cookie_httponly,
-        same_site: settings.csrf_cookie_samesite.clone(),
+        domain: settings.csrf.cookie_domain.clone(),
+        path: settings.csrf.cookie_path.clone(),
+        secure: settings.csrf.cookie_secure,
+        http_only: settings.csrf.cookie_httponly,
+        same_site: settings.csrf.cookie_samesite.to_string(),
     };
     let value = crate::cookies::set_cookie(
-        &settings.csrf_cookie_name,
+        &settings.csrf.cookie_name,
         secret,
-        Some(settings.csrf_cookie_age),
+        Some(settings.csrf.cookie_age),
         chrono::Utc::now(),
         &attrs,
     );
@@ -206,7 +206,7 @@ pub(crate) async fn check(
     if let Some(origin) = header(&req, "origin") {
         let scheme = if secure { "https" } else { "http" };
         if origin != format!("{scheme}://{host}")
-            && !origin_trusted(origin, &settings.csrf_trusted_origins)
+            && !origin_trusted(origin, &settings.csrf.trusted_origins)
         {
             return Err(forbidden(&format!(
                 "Origin checking failed - {origin} does not match any trusted origins."
@@ -222,15 +222,15 @@ pub(crate) async fn check(
             ));
         };
         let ref_host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let trusted_host = settings.csrf_trusted_origins.iter().any(|t| {
+        let trusted_host = settings.csrf.trusted_origins.iter().any(|t| {
             t.split_once("://").is_some_and(|(_, h)| {
                 h == ref_host || (h.starts_with("*.") && ref_host.ends_with(&h[1..]))
             })
         });
-        let cookie_domain = if settings.csrf_use_sessions {
-            &settings.session_cookie_domain
+        let cookie_domain = if settings.csrf.use_sessions {
+            &settings.session.cookie_domain
         } else {
-            &settings.csrf_cookie_domain
+            &settings.csrf.cookie_domain
         };
         let domain_ok = cookie_domain.as_deref().is_some_and(|d| {
             let d = d.trim_start_matches('.');
@@ -243,7 +243,7 @@ pub(crate) async fn check(
         }
     }
 
-    let secret = if settings.csrf_use_sessions {
+    let secret = if settings.csrf.use_sessions {
         let mut session = state.0.session.lock().await;
         match session.get(CSRF_SESSION_KEY).await {
             Ok(v) => v.and_then(|v| v.as_str().and_then(|s| csrf::secret_from_cookie(s).ok())),
@@ -257,14 +257,14 @@ pub(crate) async fn check(
         lock(state).secret.clone()
     };
     let Some(secret) = secret else {
-        return Err(forbidden(if settings.csrf_use_sessions {
+        return Err(forbidden(if settings.csrf.use_sessions {
             "CSRF token missing."
         } else {
             "CSRF cookie not set."
         }));
     };
 
-    let header_name = settings.csrf_header_name.clone();
+    let header_name = settings.csrf.header_name.clone();
     let (req, token, source) = match header(&req, &header_name).map(str::to_owned) {
         Some(t) => (req, Some(t), format!("the '{header_name}' HTTP header")),
         None => {

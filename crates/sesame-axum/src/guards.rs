@@ -64,7 +64,7 @@ fn to_login(parts: &Parts, state: &RequestState) -> GuardRejection {
     }
     let full = parts.uri.path_and_query().map_or(path, |pq| pq.as_str());
     GuardRejection::Redirect(login_url_with_next(
-        &state.sesame().settings().login_url,
+        &state.sesame().settings().auth.login_url,
         full,
     ))
 }

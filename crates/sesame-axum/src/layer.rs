@@ -206,13 +206,13 @@ fn begin(sesame: &Sesame, req: &mut Request<Body>) -> Result<(RequestState, bool
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
     };
-    let raw_key = cookie(&settings.session_cookie_name);
+    let raw_key = cookie(&settings.session.cookie_name);
     let session = Session::new(
         sesame.inner.store.clone(),
         sesame.inner.session_config,
         raw_key.as_deref(),
     );
-    let csrf_cookie = cookie(&settings.csrf_cookie_name);
+    let csrf_cookie = cookie(&settings.csrf.cookie_name);
     let connection_ip = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -273,10 +273,10 @@ async fn finish(
     if had_cookie && session.is_empty() {
         push_cookie(
             &mut response,
-            delete_cookie(&settings.session_cookie_name, &inner.cookie),
+            delete_cookie(&settings.session.cookie_name, &inner.cookie),
         );
         vary = true;
-    } else if (session.modified() || settings.session_save_every_request)
+    } else if (session.modified() || settings.session.save_every_request)
         && !session.is_empty()
         // On a 5xx response nothing is saved and no cookie is set, as in Django.
         && response.status().as_u16() < 500
@@ -300,7 +300,7 @@ async fn finish(
             push_cookie(
                 &mut response,
                 set_cookie(
-                    &settings.session_cookie_name,
+                    &settings.session.cookie_name,
                     key,
                     max_age,
                     Utc::now(),

@@ -57,7 +57,7 @@ impl Messages {
 
     /// `messages.add_message(request, level, message)`; dropped below `MESSAGE_LEVEL`.
     pub fn add(&self, level: i32, message: impl Into<String>) {
-        if level < self.state.sesame().settings().message_level {
+        if level < self.state.sesame().settings().messages.level {
             return;
         }
         lock(&self.state).queued.push(Message::new(level, message));
@@ -152,11 +152,11 @@ pub(crate) async fn store(
     let (cookie, overflow) =
         storage.encode_keep_oldest_at(&to_store, chrono::Utc::now().timestamp());
     let attrs = crate::cookies::CookieAttributes {
-        domain: settings.session_cookie_domain.clone(),
+        domain: settings.session.cookie_domain.clone(),
         path: "/".into(),
-        secure: settings.session_cookie_secure,
-        http_only: settings.session_cookie_httponly,
-        same_site: settings.session_cookie_samesite.clone(),
+        secure: settings.session.cookie_secure,
+        http_only: settings.session.cookie_httponly,
+        same_site: settings.session.cookie_samesite.to_string(),
     };
     let header = match cookie {
         Some(value) => Some(set_cookie(

@@ -106,25 +106,26 @@ impl SecurityPolicy {
     /// strict way here (an unknown `X_FRAME_OPTIONS` as `DENY`, an unusable proxy header as
     /// none), so a library user who skips validation is never less safe.
     pub fn from_settings(settings: &Settings) -> Self {
-        let allowed_hosts = if settings.allowed_hosts.is_empty() {
+        let allowed_hosts = if settings.security.allowed_hosts.is_empty() {
             LOCAL_HOSTS.iter().map(|h| (*h).to_owned()).collect()
         } else {
             settings
+                .security
                 .allowed_hosts
                 .iter()
                 .map(|h| h.to_ascii_lowercase())
                 .collect()
         };
-        let ssl_header = match settings.secure_proxy_ssl_header.as_slice() {
+        let ssl_header = match settings.security.proxy_ssl_header.as_slice() {
             [name, value] => header_name(name).map(|n| (n, value.clone())),
             _ => None,
         };
-        let hsts = (settings.secure_hsts_seconds > 0).then(|| {
-            let mut v = format!("max-age={}", settings.secure_hsts_seconds);
-            if settings.secure_hsts_include_subdomains {
+        let hsts = (settings.security.hsts_seconds > 0).then(|| {
+            let mut v = format!("max-age={}", settings.security.hsts_seconds);
+            if settings.security.hsts_include_subdomains {
                 v.push_str("; includeSubDomains");
             }
-            if settings.secure_hsts_preload {
+            if settings.security.hsts_preload {
                 v.push_str("; preload");
             }
             HeaderValue::from_str(&v).ok()
@@ -140,26 +141,31 @@ impl SecurityPolicy {
                 .then(|| HeaderValue::from_str(&joined).ok())
                 .flatten()
         };
-        let x_frame = match settings.x_frame_options.to_ascii_uppercase().as_str() {
+        let x_frame = match settings
+            .security
+            .x_frame_options
+            .to_ascii_uppercase()
+            .as_str()
+        {
             "SAMEORIGIN" => HeaderValue::from_static("SAMEORIGIN"),
             _ => HeaderValue::from_static("DENY"),
         };
         Self {
             allowed_hosts,
-            use_x_forwarded_host: settings.use_x_forwarded_host,
+            use_x_forwarded_host: settings.security.use_x_forwarded_host,
             ssl_header,
-            ssl_redirect: settings.secure_ssl_redirect,
-            ssl_host: settings.secure_ssl_host.clone().filter(|h| !h.is_empty()),
+            ssl_redirect: settings.security.ssl_redirect,
+            ssl_host: settings.security.ssl_host.clone().filter(|h| !h.is_empty()),
             hsts: hsts.flatten(),
-            nosniff: settings.secure_content_type_nosniff,
-            referrer_policy: policy_value(&settings.secure_referrer_policy),
-            cross_origin_opener_policy: policy_value(&settings.secure_cross_origin_opener_policy),
+            nosniff: settings.security.content_type_nosniff,
+            referrer_policy: policy_value(&settings.security.referrer_policy),
+            cross_origin_opener_policy: policy_value(&settings.security.cross_origin_opener_policy),
             x_frame_options: Some(x_frame),
-            append_slash: settings.append_slash,
-            proxy_header: Some(settings.trusted_proxy_header.trim())
+            append_slash: settings.security.append_slash,
+            proxy_header: Some(settings.security.trusted_proxy_header.trim())
                 .filter(|h| !h.is_empty())
                 .and_then(header_name),
-            proxy_count: settings.trusted_proxy_count.max(1),
+            proxy_count: settings.security.trusted_proxy_count.max(1),
         }
     }
 
@@ -566,7 +572,7 @@ mod tests {
     #[test]
     fn test_host_validation() {
         let p = policy(|s| {
-            s.allowed_hosts = [
+            s.security.allowed_hosts = [
                 "forward.com",
                 "example.com",
                 "internal.com",
@@ -651,13 +657,13 @@ mod tests {
             "localhost"
         );
         assert!(
-            policy(|s| s.use_x_forwarded_host = true)
+            policy(|s| s.security.use_x_forwarded_host = true)
                 .check_request(&req())
                 .is_err()
         );
         let ok = policy(|s| {
-            s.use_x_forwarded_host = true;
-            s.allowed_hosts = vec!["evil.example".into()];
+            s.security.use_x_forwarded_host = true;
+            s.security.allowed_hosts = vec!["evil.example".into()];
         });
         assert_eq!(ok.check_request(&req()).unwrap().host(), "evil.example");
     }
@@ -665,7 +671,7 @@ mod tests {
     #[test]
     fn secure_proxy_ssl_header() {
         let p = policy(|s| {
-            s.secure_proxy_ssl_header = vec!["HTTP_X_FORWARDED_PROTO".into(), "https".into()]
+            s.security.proxy_ssl_header = vec!["HTTP_X_FORWARDED_PROTO".into(), "https".into()]
         });
         let req = |proto: Option<&str>| {
             let mut b = Request::builder().uri("/").header(HOST, "localhost");
@@ -693,7 +699,7 @@ mod tests {
 
     #[test]
     fn ssl_redirect() {
-        let p = policy(|s| s.secure_ssl_redirect = true);
+        let p = policy(|s| s.security.ssl_redirect = true);
         let r = p.check_request(&get("localhost:8000")).unwrap_err();
         assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
         assert_eq!(
@@ -701,8 +707,8 @@ mod tests {
             "https://localhost:8000/accounts/login/?next=/x"
         );
         let p = policy(|s| {
-            s.secure_ssl_redirect = true;
-            s.secure_ssl_host = Some("secure.localhost".into());
+            s.security.ssl_redirect = true;
+            s.security.ssl_host = Some("secure.localhost".into());
         });
         let r = p.check_request(&get("localhost")).unwrap_err();
         assert_eq!(
@@ -743,9 +749,9 @@ mod tests {
         assert!(!h.contains_key("strict-transport-security"));
 
         let hsts = policy(|s| {
-            s.secure_hsts_seconds = 3600;
-            s.secure_hsts_include_subdomains = true;
-            s.secure_hsts_preload = true;
+            s.security.hsts_seconds = 3600;
+            s.security.hsts_include_subdomains = true;
+            s.security.hsts_preload = true;
         });
         assert_eq!(
             run(&hsts, &secure, &[])["strict-transport-security"],
@@ -768,10 +774,10 @@ mod tests {
         assert_eq!(h["referrer-policy"], "no-referrer");
 
         let custom = policy(|s| {
-            s.secure_referrer_policy = "no-referrer, strict-origin-when-cross-origin".into();
-            s.secure_cross_origin_opener_policy = String::new();
-            s.secure_content_type_nosniff = false;
-            s.x_frame_options = "sameorigin".into();
+            s.security.referrer_policy = "no-referrer, strict-origin-when-cross-origin".into();
+            s.security.cross_origin_opener_policy = String::new();
+            s.security.content_type_nosniff = false;
+            s.security.x_frame_options = "sameorigin".into();
         });
         let h = run(&custom, &plain, &[]);
         assert_eq!(
@@ -797,16 +803,16 @@ mod tests {
             HeaderValue::from_static("6.6.6.6, 1.2.3.4, 10.0.0.2"),
         );
         assert_eq!(policy(|_| {}).client_ip(&h, Some(conn)), Some(conn));
-        let one = policy(|s| s.trusted_proxy_header = "X-Forwarded-For".into());
+        let one = policy(|s| s.security.trusted_proxy_header = "X-Forwarded-For".into());
         assert_eq!(one.client_ip(&h, Some(conn)), "10.0.0.2".parse().ok());
         let two = policy(|s| {
-            s.trusted_proxy_header = "X-Forwarded-For".into();
-            s.trusted_proxy_count = 2;
+            s.security.trusted_proxy_header = "X-Forwarded-For".into();
+            s.security.trusted_proxy_count = 2;
         });
         assert_eq!(two.client_ip(&h, Some(conn)), "1.2.3.4".parse().ok());
         let four = policy(|s| {
-            s.trusted_proxy_header = "X-Forwarded-For".into();
-            s.trusted_proxy_count = 4;
+            s.security.trusted_proxy_header = "X-Forwarded-For".into();
+            s.security.trusted_proxy_count = 4;
         });
         assert_eq!(four.client_ip(&h, Some(conn)), Some(conn));
         h.insert(
@@ -840,7 +846,7 @@ mod tests {
         /// shapes, with nothing after the port that a link built from it could carry.
         #[test]
         fn host_header_parsing_never_lets_a_foreign_host_through(host in "\\PC{0,40}|[a-z0-9.:@/?#\\[\\]-]{0,40}") {
-            let p = policy(|s| s.allowed_hosts = vec!["example.com".into(), ".example.org".into()]);
+            let p = policy(|s| s.security.allowed_hosts = vec!["example.com".into(), ".example.org".into()]);
             let req = Request::builder().uri("/").header(HOST, host.as_str()).body(Body::empty());
             if let Ok(req) = req {
                 if let Ok(sec) = p.check_request(&req) {

@@ -94,7 +94,7 @@ impl ThrottleConfig {
     /// The limits of these settings, or the first setting that cannot be used. `sesame serve`
     /// refuses to start on an error; applications should do the same.
     pub fn from_settings(s: &Settings) -> Result<Self, ThrottleConfigError> {
-        if s.axes_failure_limit == 0 {
+        if s.throttle.failure_limit == 0 {
             return Err(ThrottleConfigError {
                 setting: "axes_failure_limit",
                 reason:
@@ -103,26 +103,26 @@ impl ThrottleConfig {
             });
         }
         // A year at most: a longer cool-off is a permanent lockout in all but name.
-        if !s.axes_cooloff_time.is_finite()
-            || s.axes_cooloff_time <= 0.0
-            || s.axes_cooloff_time > 8760.0
+        if !s.throttle.cooloff_time.is_finite()
+            || s.throttle.cooloff_time <= 0.0
+            || s.throttle.cooloff_time > 8760.0
         {
             return Err(ThrottleConfigError {
                 setting: "axes_cooloff_time",
                 reason: format!(
                     "{} is not a number of hours above 0 and at most 8760 (0.25 = 15 minutes)",
-                    s.axes_cooloff_time
+                    s.throttle.cooloff_time
                 ),
             });
         }
-        if s.axes_lockout_parameters.is_empty() {
+        if s.throttle.lockout_parameters.is_empty() {
             return Err(ThrottleConfigError {
                 setting: "axes_lockout_parameters",
                 reason: "empty; the default is [[\"username\", \"ip_address\"]]".into(),
             });
         }
         let mut lockout = Vec::new();
-        for p in &s.axes_lockout_parameters {
+        for p in &s.throttle.lockout_parameters {
             let fields = p.fields().map_err(|reason| ThrottleConfigError {
                 setting: "axes_lockout_parameters",
                 reason,
@@ -131,39 +131,39 @@ impl ThrottleConfig {
                 lockout.push(fields);
             }
         }
-        let delay_initial = seconds("login_delay_initial", s.login_delay_initial)?;
-        let delay_max = seconds("login_delay_max", s.login_delay_max)?;
+        let delay_initial = seconds("login_delay_initial", s.throttle.delay_initial)?;
+        let delay_max = seconds("login_delay_max", s.throttle.delay_max)?;
         if delay_initial > delay_max {
             return Err(ThrottleConfigError {
                 setting: "login_delay_initial",
                 reason: format!(
                     "{} s is longer than login_delay_max ({} s)",
-                    s.login_delay_initial, s.login_delay_max
+                    s.throttle.delay_initial, s.throttle.delay_max
                 ),
             });
         }
-        if s.login_throttle_max_keys < 100 {
+        if s.throttle.max_keys < 100 {
             return Err(ThrottleConfigError {
                 setting: "login_throttle_max_keys",
                 reason: format!(
                     "{} is too few counters to throttle anything; use at least 100",
-                    s.login_throttle_max_keys
+                    s.throttle.max_keys
                 ),
             });
         }
         Ok(Self {
-            enabled: s.axes_enabled,
-            failure_limit: u64::from(s.axes_failure_limit),
-            cooloff: Duration::from_secs_f64(s.axes_cooloff_time * 3600.0),
+            enabled: s.throttle.enabled,
+            failure_limit: u64::from(s.throttle.failure_limit),
+            cooloff: Duration::from_secs_f64(s.throttle.cooloff_time * 3600.0),
             lockout,
-            ip_delay_after: u64::from(s.login_ip_delay_after),
-            username_delay_after: u64::from(s.login_username_delay_after),
+            ip_delay_after: u64::from(s.throttle.ip_delay_after),
+            username_delay_after: u64::from(s.throttle.username_delay_after),
             delay_initial,
             delay_max,
-            max_keys: s.login_throttle_max_keys,
-            signup_per_ip: u64::from(s.signup_limit_per_ip),
-            reset_per_ip: u64::from(s.password_reset_limit_per_ip),
-            reset_per_email: u64::from(s.password_reset_limit_per_email),
+            max_keys: s.throttle.max_keys,
+            signup_per_ip: u64::from(s.throttle.signup_limit_per_ip),
+            reset_per_ip: u64::from(s.throttle.password_reset_limit_per_ip),
+            reset_per_email: u64::from(s.throttle.password_reset_limit_per_email),
         })
     }
 
@@ -186,18 +186,18 @@ impl Default for ThrottleConfig {
         // The defaults are valid (a unit test says so); this is their reading, by hand, so
         // that `Default` cannot fail.
         Self {
-            enabled: s.axes_enabled,
-            failure_limit: u64::from(s.axes_failure_limit),
+            enabled: s.throttle.enabled,
+            failure_limit: u64::from(s.throttle.failure_limit),
             cooloff: Duration::from_secs(15 * 60),
             lockout: vec![vec![LockoutField::Username, LockoutField::IpAddress]],
-            ip_delay_after: u64::from(s.login_ip_delay_after),
-            username_delay_after: u64::from(s.login_username_delay_after),
+            ip_delay_after: u64::from(s.throttle.ip_delay_after),
+            username_delay_after: u64::from(s.throttle.username_delay_after),
             delay_initial: Duration::from_secs(1),
             delay_max: Duration::from_secs(30),
-            max_keys: s.login_throttle_max_keys,
-            signup_per_ip: u64::from(s.signup_limit_per_ip),
-            reset_per_ip: u64::from(s.password_reset_limit_per_ip),
-            reset_per_email: u64::from(s.password_reset_limit_per_email),
+            max_keys: s.throttle.max_keys,
+            signup_per_ip: u64::from(s.throttle.signup_limit_per_ip),
+            reset_per_ip: u64::from(s.throttle.password_reset_limit_per_ip),
+            reset_per_email: u64::from(s.throttle.password_reset_limit_per_email),
         }
     }
 }
@@ -517,13 +517,13 @@ mod tests {
             f(&mut s);
             ThrottleConfig::from_settings(&s).unwrap_err().to_string()
         };
-        assert!(bad(|s| s.axes_failure_limit = 0).contains("axes_failure_limit"));
-        assert!(bad(|s| s.axes_cooloff_time = -1.0).contains("axes_cooloff_time"));
-        assert!(bad(|s| s.axes_cooloff_time = f64::NAN).contains("axes_cooloff_time"));
-        assert!(bad(|s| s.axes_lockout_parameters.clear()).contains("axes_lockout_parameters"));
-        assert!(bad(|s| s.login_delay_max = 1e9).contains("login_delay_max"));
-        assert!(bad(|s| s.login_delay_initial = 60.0).contains("login_delay_initial"));
-        assert!(bad(|s| s.login_throttle_max_keys = 1).contains("login_throttle_max_keys"));
+        assert!(bad(|s| s.throttle.failure_limit = 0).contains("axes_failure_limit"));
+        assert!(bad(|s| s.throttle.cooloff_time = -1.0).contains("axes_cooloff_time"));
+        assert!(bad(|s| s.throttle.cooloff_time = f64::NAN).contains("axes_cooloff_time"));
+        assert!(bad(|s| s.throttle.lockout_parameters.clear()).contains("axes_lockout_parameters"));
+        assert!(bad(|s| s.throttle.delay_max = 1e9).contains("login_delay_max"));
+        assert!(bad(|s| s.throttle.delay_initial = 60.0).contains("login_delay_initial"));
+        assert!(bad(|s| s.throttle.max_keys = 1).contains("login_throttle_max_keys"));
     }
 
     #[test]

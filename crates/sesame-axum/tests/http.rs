@@ -22,7 +22,7 @@ use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend, NewUser, create_def
 use sesame_core::session::{
     Expiry, MemorySessionStore, SessionCodec, SessionData, SessionRecord, SessionStore, StoreError,
 };
-use sesame_core::settings::Settings;
+use sesame_core::settings::{SameSite, Settings};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -445,13 +445,11 @@ async fn django_cookie_rules() {
 
 #[tokio::test]
 async fn save_every_request_and_secure_settings() {
-    let settings = Settings {
-        session_save_every_request: true,
-        session_cookie_secure: true,
-        session_cookie_samesite: "Strict".into(),
-        session_cookie_name: "__Host-sid".into(),
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.session.save_every_request = true;
+    settings.session.cookie_secure = true;
+    settings.session.cookie_samesite = SameSite::Strict;
+    settings.session.cookie_name = "__Host-sid".into();
     let app = start(settings).await;
     let mut jar = Jar::default();
     app.get("/set", &mut jar).await;

@@ -245,11 +245,9 @@ async fn sqlite_stores_and_user_switch_flush() {
 
 #[tokio::test]
 async fn csrf_use_sessions() {
-    let (app, _, path) = app(Settings {
-        csrf_use_sessions: true,
-        ..settings()
-    })
-    .await;
+    let mut s = settings();
+    s.csrf.use_sessions = true;
+    let (app, _, path) = app(s).await;
     let mut c = Client {
         app,
         cookies: Default::default(),
@@ -288,12 +286,10 @@ async fn csrf_use_sessions() {
 
 #[tokio::test]
 async fn referer_checks_on_https() {
-    let (app, _, path) = app(Settings {
-        csrf_trusted_origins: vec!["https://*.trusted.example".into()],
-        allowed_hosts: vec!["site.example".into(), "localhost".into()],
-        ..settings()
-    })
-    .await;
+    let mut s = settings();
+    s.csrf.trusted_origins = vec!["https://*.trusted.example".into()];
+    s.security.allowed_hosts = vec!["site.example".into(), "localhost".into()];
+    let (app, _, path) = app(s).await;
     let mut c = Client {
         app,
         cookies: Default::default(),

@@ -19,7 +19,7 @@ fn ensure_secret_key(settings: &mut Settings) -> Result<(), CliError> {
     if !settings.secret_key.is_empty() {
         return Ok(());
     }
-    let path = std::path::Path::new(&settings.secret_key_file);
+    let path = std::path::Path::new(&settings.serve.secret_key_file);
     if let Ok(text) = std::fs::read_to_string(path) {
         if !text.trim().is_empty() {
             settings.secret_key = text.trim().to_owned();
@@ -81,27 +81,27 @@ pub(crate) async fn serve(mut settings: Settings) -> Result<(), CliError> {
         );
     let app = site.router().layer(stack.sesame.layer()).layer(trace);
 
-    let listener = tokio::net::TcpListener::bind(&settings.bind)
+    let listener = tokio::net::TcpListener::bind(&settings.serve.bind)
         .await
-        .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", settings.bind)))?;
+        .map_err(|e| CliError::runtime(format!("cannot listen on {}: {e}", settings.serve.bind)))?;
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::runtime(e.to_string()))?;
-    if settings.allowed_hosts.is_empty() && !settings.debug {
+    if settings.security.allowed_hosts.is_empty() && !settings.debug {
         eprintln!(
             "warning: ALLOWED_HOSTS is empty, so only localhost, 127.0.0.1 and [::1] are served \
              (any other Host gets 400); for production set SESAME_ALLOWED_HOSTS=www.example.com \
              (comma-separated) or allowed_hosts in sesame.toml"
         );
     }
-    if !addr.ip().is_loopback() && !settings.session_cookie_secure {
+    if !addr.ip().is_loopback() && !settings.session.cookie_secure {
         eprintln!(
             "warning: serving on {addr} without SESSION_COOKIE_SECURE; set SESAME_SESSION_COOKIE_SECURE=true behind HTTPS"
         );
     }
     println!(
         "Sesame is serving on http://{addr}/ (database {}). Quit with Ctrl-C.",
-        crate::context::redact(&settings.database_url)
+        crate::context::redact(&settings.database.url)
     );
     let _ = std::io::stdout().flush();
     axum::serve(

@@ -469,7 +469,7 @@ pub(crate) async fn import_mango(
         report.sessions_dropped, source.sessions
     );
     if report.legacy_hashes > 0 {
-        let hashers = &settings.password_hashers;
+        let hashers = &settings.auth.password_hashers;
         let preferred = hashers
             .first()
             .map_or("the preferred hasher", String::as_str);

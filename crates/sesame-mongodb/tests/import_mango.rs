@@ -113,6 +113,7 @@ async fn legacy_users_are_imported_once_and_rehashed_at_login() {
     // With the legacy hashers enabled, a login verifies the old hash and rehashes it.
     let mut settings = Settings::default();
     settings
+        .auth
         .password_hashers
         .extend(["sha1".to_owned(), "unsalted_md5".to_owned()]);
     let hashing = PasswordHashing::new(Hashers::from_settings(&settings).unwrap(), 1);

@@ -24,7 +24,7 @@
 //!     ModelBackend::new(users.clone(), hashing.clone()),
 //!     settings.secret_key.clone(),
 //!     Vec::new(),
-//!     settings.auth_backend_path.clone(),
+//!     settings.auth.backend_path.clone(),
 //! );
 //! let sesame = Sesame::builder(settings.clone(), sessions.clone()).auth(auth).build();
 //! let app = Site::new(settings, users, sessions, hashing)?.router().layer(sesame.layer());
@@ -108,7 +108,7 @@ impl Site {
             Outbox::from_settings(&settings).map_err(|e| SiteError::Settings(e.to_string()))?;
         let tokens = PasswordResetTokenGenerator::from_settings(&settings)
             .map_err(|e| SiteError::Settings(e.to_string()))?;
-        let templates = environment(settings.templates_dir.clone().map(Into::into));
+        let templates = environment(settings.serve.templates_dir.clone().map(Into::into));
         Ok(Self {
             inner: Arc::new(SiteInner {
                 users,
@@ -249,7 +249,7 @@ async fn login_submit(
                 auth.login(&mut user).await?;
                 let target = auth.safe_next(
                     Some(&next).filter(|n| !n.is_empty()).map(String::as_str),
-                    &site.inner.settings.login_redirect_url,
+                    &site.inner.settings.auth.login_redirect_url,
                 );
                 return Ok(redirect(target));
             }
@@ -313,6 +313,7 @@ async fn logout(
     Ok(redirect(
         site.inner
             .settings
+            .auth
             .logout_redirect_url
             .as_deref()
             .unwrap_or("/"),
@@ -656,7 +657,7 @@ async fn password_reset_submit(
             })
             .map_err(|e| SesameError::Internal(format!("password reset e-mail template: {e}").into()))?;
         let mail = Email {
-            from: site.inner.settings.default_from_email.clone(),
+            from: site.inner.settings.email.default_from.clone(),
             to: user.email.clone(),
             subject: format!("Password reset on {domain}"),
             body,

@@ -2,6 +2,7 @@
 //! `file` (one file per message in `EMAIL_FILE_PATH`) and `smtp` (through `lettre`, with
 //! Django's `EMAIL_HOST`, `EMAIL_PORT`, `EMAIL_HOST_USER`/`PASSWORD`, `EMAIL_USE_TLS`/`SSL`).
 
+use sesame_core::settings::EmailBackend;
 use std::path::PathBuf;
 
 /// One message.
@@ -42,9 +43,6 @@ pub enum OutboxError {
         /// The cause.
         source: std::io::Error,
     },
-    /// The backend is not available.
-    #[error("unsupported EMAIL_BACKEND {0:?}: use console, file or smtp")]
-    Unsupported(String),
     /// The SMTP server refused or could not be reached.
     #[error("SMTP delivery failed: {0}")]
     Smtp(String),
@@ -64,40 +62,31 @@ pub enum Outbox {
 impl Outbox {
     /// From `EMAIL_BACKEND` and `EMAIL_FILE_PATH`.
     pub fn from_settings(s: &sesame_core::settings::Settings) -> Result<Self, OutboxError> {
-        let backend = s
-            .email_backend
-            .rsplit('.')
-            .nth(1)
-            .filter(|_| s.email_backend.contains('.'))
-            .unwrap_or(&s.email_backend);
-        match backend {
-            "console" => Ok(Outbox::Console),
-            "file" | "filebased" | "directory" => {
-                Ok(Outbox::Directory(PathBuf::from(&s.email_file_path)))
-            }
-            "smtp" => {
+        match s.email.backend {
+            EmailBackend::Console => Ok(Outbox::Console),
+            EmailBackend::File => Ok(Outbox::Directory(PathBuf::from(&s.email.file_path))),
+            EmailBackend::Smtp => {
                 use lettre::AsyncSmtpTransport;
                 type Transport = AsyncSmtpTransport<lettre::Tokio1Executor>;
                 let smtp = |e: lettre::transport::smtp::Error| OutboxError::Smtp(e.to_string());
-                let mut builder = if s.email_use_ssl {
-                    Transport::relay(&s.email_host).map_err(smtp)?
-                } else if s.email_use_tls {
-                    Transport::starttls_relay(&s.email_host).map_err(smtp)?
+                let mut builder = if s.email.use_ssl {
+                    Transport::relay(&s.email.host).map_err(smtp)?
+                } else if s.email.use_tls {
+                    Transport::starttls_relay(&s.email.host).map_err(smtp)?
                 } else {
                     // Plain SMTP, Django's default (EMAIL_USE_TLS = False): a local relay.
-                    Transport::builder_dangerous(&s.email_host)
+                    Transport::builder_dangerous(&s.email.host)
                 };
-                builder = builder.port(s.email_port);
-                if !s.email_host_user.is_empty() {
+                builder = builder.port(s.email.port);
+                if !s.email.host_user.is_empty() {
                     let credentials = lettre::transport::smtp::authentication::Credentials::new(
-                        s.email_host_user.clone(),
-                        s.email_host_password.clone(),
+                        s.email.host_user.clone(),
+                        s.email.host_password.clone(),
                     );
                     builder = builder.credentials(credentials);
                 }
                 Ok(Outbox::Smtp(builder.build()))
             }
-            other => Err(OutboxError::Unsupported(other.to_owned())),
         }
     }
 

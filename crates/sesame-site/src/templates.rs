@@ -72,7 +72,7 @@ impl TemplateContext {
         let state = auth.request_state();
         let messages = Messages::from_state(state.clone())?;
         let token = CsrfToken(sesame_axum::get_token(state).await?);
-        let overrides = state.sesame().settings().message_tags.clone();
+        let overrides = state.sesame().settings().messages.tags.clone();
         let user = auth.user().await?;
         let mut perms: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
         if user.is_some() {

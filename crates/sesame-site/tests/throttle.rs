@@ -19,7 +19,7 @@ use sesame_core::auth::throttle::{
 };
 use sesame_core::auth::{Auth, MemoryAuthStore, ModelBackend, NewUser};
 use sesame_core::session::{MemorySessionStore, SessionCodec, SessionStore};
-use sesame_core::settings::Settings;
+use sesame_core::settings::{EmailBackend, Settings};
 use sesame_site::Site;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,12 +29,13 @@ use tower::ServiceExt;
 const PASSWORD: &str = "alice-pass-1";
 
 fn settings() -> Settings {
-    Settings {
+    let mut s = Settings {
         secret_key: "throttle-test-key".into(),
-        // The host the test requests carry, as Django's test client's "testserver".
-        allowed_hosts: vec!["testserver".into()],
         ..Settings::default()
-    }
+    };
+    // The host the test requests carry, as Django's test client's "testserver".
+    s.security.allowed_hosts = vec!["testserver".into()];
+    s
 }
 
 fn hashing() -> PasswordHashing {
@@ -60,7 +61,7 @@ fn site(settings: Settings, users: Arc<dyn AuthStore>, throttle: Throttle) -> Ro
         ModelBackend::new(users.clone(), hashing()),
         settings.secret_key.clone(),
         vec![],
-        settings.auth_backend_path.clone(),
+        settings.auth.backend_path.clone(),
     );
     let sesame = Sesame::builder(settings.clone(), sessions.clone())
         .auth(auth)
@@ -227,12 +228,10 @@ async fn lockout_answers_429_with_retry_after_in_minutes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_stuffing_from_one_address_is_slowed_not_refused() {
-    let s = Settings {
-        login_ip_delay_after: 3,
-        login_delay_initial: 0.05,
-        login_delay_max: 0.2,
-        ..settings()
-    };
+    let mut s = settings();
+    s.throttle.ip_delay_after = 3;
+    s.throttle.delay_initial = 0.05;
+    s.throttle.delay_max = 0.2;
     let app = site(
         s.clone(),
         seeded_users().await,
@@ -264,12 +263,10 @@ async fn credential_stuffing_from_one_address_is_slowed_not_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn username_delay_slows_distributed_guessing_when_enabled() {
-    let s = Settings {
-        login_username_delay_after: 3,
-        login_delay_initial: 0.1,
-        login_delay_max: 0.1,
-        ..settings()
-    };
+    let mut s = settings();
+    s.throttle.username_delay_after = 3;
+    s.throttle.delay_initial = 0.1;
+    s.throttle.delay_max = 0.1;
     let app = site(
         s.clone(),
         seeded_users().await,
@@ -286,10 +283,8 @@ async fn username_delay_slows_distributed_guessing_when_enabled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_usernames_do_not_grow_throttle_memory() {
-    let s = Settings {
-        login_throttle_max_keys: 100,
-        ..settings()
-    };
+    let mut s = settings();
+    s.throttle.max_keys = 100;
     let store = Arc::new(MemoryThrottleStore::new(100));
     let app = site(
         s.clone(),
@@ -311,10 +306,8 @@ async fn huge_usernames_do_not_grow_throttle_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signup_username_enumeration_is_throttled() {
-    let s = Settings {
-        signup_limit_per_ip: 3,
-        ..settings()
-    };
+    let mut s = settings();
+    s.throttle.signup_limit_per_ip = 3;
     let app = site(
         s.clone(),
         seeded_users().await,
@@ -357,16 +350,14 @@ async fn signup_username_enumeration_is_throttled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_reset_requests_are_throttled_per_address_and_per_email() {
-    let s = Settings {
-        password_reset_limit_per_ip: 3,
-        password_reset_limit_per_email: 2,
-        email_backend: "file".into(),
-        email_file_path: std::env::temp_dir()
-            .join(format!("sesame-throttle-outbox-{}", std::process::id()))
-            .display()
-            .to_string(),
-        ..settings()
-    };
+    let mut s = settings();
+    s.throttle.password_reset_limit_per_ip = 3;
+    s.throttle.password_reset_limit_per_email = 2;
+    s.email.backend = EmailBackend::File;
+    s.email.file_path = std::env::temp_dir()
+        .join(format!("sesame-throttle-outbox-{}", std::process::id()))
+        .display()
+        .to_string();
     let app = site(
         s.clone(),
         seeded_users().await,

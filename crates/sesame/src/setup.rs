@@ -32,7 +32,7 @@ use crate::core::auth::{Auth, ModelBackend};
 use crate::core::session::{
     MemorySessionStore, SessionCodec, SessionStore, SessionUserStore, SignedCookieStore, StoreError,
 };
-use crate::core::settings::Settings;
+use crate::core::settings::{SessionEngine, Settings};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -197,7 +197,7 @@ fn codec(settings: &Settings) -> SessionCodec {
 /// Connect to `database_url`. With `need_schema`, refuse a database without Django's tables
 /// (or, on MongoDB, without Sesame's indexes).
 pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, SetupError> {
-    let url = &settings.database_url;
+    let url = &settings.database.url;
     if url.starts_with("mongodb:") || url.starts_with("mongodb+srv:") {
         #[cfg(feature = "mongodb")]
         return open_mongo(settings, need_schema).await;
@@ -219,10 +219,10 @@ pub async fn open(settings: &Settings, need_schema: bool) -> Result<Stores, Setu
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 async fn open_sql(settings: &Settings, need_schema: bool) -> Result<Stores, SetupError> {
     use crate::sql::{Db, PoolSettings, SchemaState, schema_state};
-    let url = &settings.database_url;
+    let url = &settings.database.url;
     let pool = PoolSettings {
-        sqlite_inline_reads: settings.sqlite_inline_reads,
-        sqlite_unchanged_reads: settings.sqlite_unchanged_reads,
+        sqlite_inline_reads: settings.database.sqlite_inline_reads,
+        sqlite_unchanged_reads: settings.database.sqlite_unchanged_reads,
         ..PoolSettings::default()
     };
     let db = Db::connect(url, pool)
@@ -260,7 +260,7 @@ pub async fn sql_stores(db: crate::sql::Db, settings: &Settings) -> Result<Store
         .await
         .map_err(|e| SetupError::store("cannot open the users' tables", e))?;
     let sessions =
-        SqlSessionStore::new(db.clone(), codec(settings)).with_max_size(settings.session_max_size);
+        SqlSessionStore::new(db.clone(), codec(settings)).with_max_size(settings.session.max_size);
     let joined = SqlSessionWithUser::new(sessions.clone(), auth.clone());
     Ok(Stores {
         db: Database::Sql(db),
@@ -274,8 +274,8 @@ pub async fn sql_stores(db: crate::sql::Db, settings: &Settings) -> Result<Store
 async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, SetupError> {
     use crate::mongodb::{MongoAuthStore, MongoConfig, MongoSessionStore, MongoSessionWithUser};
     let timeout = store_timeout(settings);
-    let db = MongoConfig::new(&settings.database_url)
-        .with_user_id(settings.mongodb_user_id)
+    let db = MongoConfig::new(&settings.database.url)
+        .with_user_id(settings.database.mongodb_user_id)
         .with_timeout(timeout)
         .connect()
         .await
@@ -288,7 +288,7 @@ async fn open_mongo(settings: &Settings, need_schema: bool) -> Result<Stores, Se
     }
     let auth = MongoAuthStore::new(db.clone());
     let sessions = MongoSessionStore::new(db.clone(), codec(settings))
-        .with_max_size(settings.session_max_size);
+        .with_max_size(settings.session.max_size);
     let joined = MongoSessionWithUser::new(sessions.clone(), auth.clone());
     Ok(Stores {
         db: Database::Mongo(db),
@@ -318,18 +318,16 @@ pub fn refuse_missing_indexes(problems: &[crate::mongodb::IndexProblem]) -> Resu
 
 /// The per-operation timeout of the MongoDB and Redis stores (`database_timeout`).
 pub fn store_timeout(settings: &Settings) -> Duration {
-    Duration::from_secs_f64(settings.database_timeout.clamp(0.1, 3600.0))
+    Duration::from_secs_f64(settings.database.timeout.clamp(0.1, 3600.0))
 }
 
 /// The hashers and their thread pool, with every `password_hashing_*` setting applied.
 pub fn hashing(settings: &Settings) -> Result<PasswordHashing, SetupError> {
     let hashers =
         Hashers::from_settings(settings).map_err(|e| SetupError::Settings(e.to_string()))?;
-    Ok(
-        PasswordHashing::new(hashers, settings.password_hashing_threads)
-            .with_nice(settings.password_hashing_nice)
-            .with_idle_priority(settings.password_hashing_idle),
-    )
+    Ok(PasswordHashing::new(hashers, settings.auth.hashing_threads)
+        .with_nice(settings.auth.hashing_nice)
+        .with_idle_priority(settings.auth.hashing_idle))
 }
 
 /// A URL without its password, for messages.
@@ -366,25 +364,23 @@ fn session_store(
     stores: &Stores,
 ) -> Result<Arc<dyn SessionStore>, SetupError> {
     let codec = SessionCodec::from_settings(settings);
-    Ok(match settings.session_engine.as_str() {
-        "db" | "django.contrib.sessions.backends.db" => stores.sessions.store(),
-        "memory" => {
-            Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session_max_size))
+    Ok(match settings.session.engine {
+        SessionEngine::Db => stores.sessions.store(),
+        SessionEngine::Memory => {
+            Arc::new(MemorySessionStore::new(codec).with_max_size(settings.session.max_size))
         }
-        "signed_cookies" | "django.contrib.sessions.backends.signed_cookies" => {
-            Arc::new(SignedCookieStore::new(
-                &settings.secret_key,
-                &settings.secret_key_fallbacks,
-                settings.session_cookie_age,
-            ))
-        }
+        SessionEngine::SignedCookies => Arc::new(SignedCookieStore::new(
+            &settings.secret_key,
+            &settings.secret_key_fallbacks,
+            settings.session.cookie_age,
+        )),
         #[cfg(feature = "redis")]
-        "cache" | "django.contrib.sessions.backends.cache" => Arc::new(
+        SessionEngine::Cache => Arc::new(
             crate::redis::RedisSessionStore::connect(redis_config(settings)?)
                 .map_err(|e| SetupError::store("cannot open the Redis cache", e))?,
         ),
         #[cfg(feature = "redis")]
-        "cached_db" | "django.contrib.sessions.backends.cached_db" => Arc::new(
+        SessionEngine::CachedDb => Arc::new(
             crate::redis::CachedDbSessionStore::connect(
                 redis_config(settings)?,
                 stores.sessions.store(),
@@ -392,51 +388,45 @@ fn session_store(
             .map_err(|e| SetupError::store("cannot open the Redis cache", e))?,
         ),
         #[cfg(not(feature = "redis"))]
-        engine @ ("cache"
-        | "django.contrib.sessions.backends.cache"
-        | "cached_db"
-        | "django.contrib.sessions.backends.cached_db") => {
+        engine @ (SessionEngine::Cache | SessionEngine::CachedDb) => {
             return Err(SetupError::Settings(format!(
-                "SESSION_ENGINE {engine:?} needs the `redis` feature of the sesame crate"
-            )));
-        }
-        other => {
-            return Err(SetupError::Settings(format!(
-                "unknown SESSION_ENGINE {other:?}: use db, cache, cached_db, signed_cookies or memory"
+                "SESSION_ENGINE {engine} needs the `redis` feature of the sesame crate"
             )));
         }
     })
 }
 
 fn is_db_engine(settings: &Settings) -> bool {
-    matches!(
-        settings.session_engine.as_str(),
-        "db" | "django.contrib.sessions.backends.db"
-    )
+    settings.session.engine == SessionEngine::Db
 }
 
 /// The Redis cache of the `cache` and `cached_db` engines, as Django's `CACHES["default"]`.
 #[cfg(feature = "redis")]
 fn redis_config(settings: &Settings) -> Result<crate::redis::RedisConfig, SetupError> {
-    let Some(url) = settings.cache_url.as_deref().filter(|u| !u.is_empty()) else {
+    let Some(url) = settings
+        .database
+        .cache_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    else {
         return Err(SetupError::Settings(format!(
-            "SESSION_ENGINE {:?} needs a cache: set SESAME_CACHE_URL=redis://host:6379/0",
-            settings.session_engine
+            "SESSION_ENGINE {} needs a cache: set SESAME_CACHE_URL=redis://host:6379/0",
+            settings.session.engine
         )));
     };
     let timeout = store_timeout(settings);
     Ok(crate::redis::RedisConfig::new(url)
-        .with_key_prefix(settings.cache_key_prefix.clone())
-        .with_version(settings.cache_version)
+        .with_key_prefix(settings.database.cache_key_prefix.clone())
+        .with_version(settings.database.cache_version)
         .with_timeouts(timeout, timeout)
-        .with_max_size(settings.session_max_size))
+        .with_max_size(settings.session.max_size))
 }
 
 /// The login throttle's counters: in the users' database, so that every instance over it
 /// enforces one limit (three processes behind a proxy count together); in memory only with
 /// the `memory` session engine, whose sessions are per process anyway.
 fn throttle(settings: &Settings, stores: &Stores, config: ThrottleConfig) -> Throttle {
-    if settings.session_engine == "memory" {
+    if settings.session.engine == SessionEngine::Memory {
         return Throttle::in_memory(config);
     }
     let store: Arc<dyn ThrottleStore> = match &stores.db {

@@ -71,7 +71,7 @@ impl Auth {
             backend,
             settings.secret_key.clone(),
             settings.secret_key_fallbacks.clone(),
-            settings.auth_backend_path.clone(),
+            settings.auth.backend_path.clone(),
         )
     }
 

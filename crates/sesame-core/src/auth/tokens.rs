@@ -191,7 +191,7 @@ impl PasswordResetTokenGenerator {
         Self::new(
             s.secret_key.clone(),
             s.secret_key_fallbacks.clone(),
-            s.password_reset_timeout,
+            s.auth.password_reset_timeout,
             &s.time_zone,
         )
     }

@@ -83,9 +83,9 @@ impl SessionCodec {
         Self::with_salt(
             &settings.secret_key,
             &settings.secret_key_fallbacks,
-            &settings.session_key_salt,
+            &settings.session.key_salt,
         )
-        .with_decode_cache(settings.session_decode_cache_bytes)
+        .with_decode_cache(settings.session.decode_cache_bytes)
     }
 
     /// Keep at most `bytes` of decoded sessions (their text and JSON); `0` turns the cache
@@ -267,10 +267,8 @@ mod tests {
             ..Default::default()
         };
         assert!(SessionCodec::from_settings(&settings).decoded.is_some());
-        let off = crate::settings::Settings {
-            session_decode_cache_bytes: 0,
-            ..settings
-        };
+        let mut off = settings;
+        off.session.decode_cache_bytes = 0;
         assert!(SessionCodec::from_settings(&off).decoded.is_none());
     }
 }

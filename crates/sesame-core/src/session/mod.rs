@@ -82,8 +82,8 @@ impl SessionConfig {
     /// The session settings out of Sesame's settings.
     pub fn from_settings(s: &crate::settings::Settings) -> Self {
         Self {
-            cookie_age: s.session_cookie_age,
-            expire_at_browser_close: s.session_expire_at_browser_close,
+            cookie_age: s.session.cookie_age,
+            expire_at_browser_close: s.session.expire_at_browser_close,
         }
     }
 }

@@ -82,11 +82,9 @@ fn run(data: &[u8]) {
     assert!(!validate_host(&domain, &[]));
 
     // The client address behind `count` trusted proxies.
-    let settings = Settings {
-        trusted_proxy_header: "X-Forwarded-For".into(),
-        trusted_proxy_count: count,
-        ..Settings::default()
-    };
+    let mut settings = Settings::default();
+    settings.security.trusted_proxy_header = "X-Forwarded-For".into();
+    settings.security.trusted_proxy_count = count;
     let policy = SecurityPolicy::from_settings(&settings);
     let mut headers = http::HeaderMap::new();
     if let Ok(v) = http::HeaderValue::from_str(&forwarded) {

@@ -290,7 +290,7 @@ impl Hashers {
 
     /// The hashers from settings.
     pub fn from_settings(s: &crate::settings::Settings) -> Result<Self, HashError> {
-        Self::from_names(&s.password_hashers, &s.django_version)
+        Self::from_names(&s.auth.password_hashers, s.django_version.as_str())
     }
 
     /// The preferred hasher.

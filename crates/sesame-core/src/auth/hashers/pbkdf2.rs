@@ -79,19 +79,10 @@ const MAX_ITERATIONS: u32 = 100_000_000;
 /// PBKDF2 iterations by Django release: 5.2's 1,000,000 is Sesame's default, 6.0's
 /// 1,200,000 and 6.1's 1,500,000 are selectable.
 pub fn pbkdf2_iterations(django_version: &str) -> Result<u32, HashError> {
-    Ok(match django_version {
-        "4.2" => 600_000,
-        "5.0" => 720_000,
-        "5.1" => 870_000,
-        "5.2" => 1_000_000,
-        "6.0" => 1_200_000,
-        "6.1" => 1_500_000,
-        other => {
-            return Err(HashError::InvalidParameters(format!(
-                "unknown django_version {other:?} (one of 4.2, 5.0, 5.1, 5.2, 6.0, 6.1)"
-            )));
-        }
-    })
+    django_version
+        .parse::<crate::settings::DjangoVersion>()
+        .map(crate::settings::DjangoVersion::pbkdf2_iterations)
+        .map_err(|e| HashError::InvalidParameters(e.to_string()))
 }
 
 /// PBKDF2 with HMAC-SHA256 or HMAC-SHA1.

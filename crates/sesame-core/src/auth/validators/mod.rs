@@ -317,7 +317,8 @@ impl PasswordValidators {
 
     /// From settings.
     pub fn from_settings(s: &crate::settings::Settings) -> Result<Self, String> {
-        s.auth_password_validators
+        s.auth
+            .password_validators
             .iter()
             .map(PasswordValidator::from_config)
             .collect::<Result<_, _>>()
