@@ -368,7 +368,10 @@ string_setting!(DjangoVersion);
 /// Unknown keys are refused by [`Settings::from_toml_str`] and
 /// [`Settings::from_toml_and_env`] (serde's `deny_unknown_fields` does not work with the
 /// flattened sections).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` never shows the secret key, its fallbacks, the SMTP password or a password in a
+/// database or cache URL: settings end up in logs.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// `SECRET_KEY`. Empty means "not configured"; signing refuses to run without one.
@@ -777,7 +780,7 @@ impl Default for ThrottleSettings {
 }
 
 /// Where users, groups, permissions and sessions are stored: the database and the cache.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// `database_url`: where users, groups, permissions and (with the `db` engine) sessions
@@ -827,7 +830,7 @@ impl Default for DatabaseSettings {
 }
 
 /// Sending e-mail (Django's `EMAIL_*` and `DEFAULT_FROM_EMAIL`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EmailSettings {
     /// `EMAIL_BACKEND`: `console`, `file` (a directory outbox, `EMAIL_FILE_PATH`) or `smtp`
@@ -1545,5 +1548,109 @@ templates_dir = "templates"
         known.sort();
         assert_eq!(keys, known);
         assert_eq!(Settings::from_table(table).unwrap(), s);
+    }
+}
+
+/// A URL with the password of its `user:password@` part masked, for `Debug`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mask = |v: &str| if v.is_empty() { "" } else { "***" };
+        f.debug_struct("Settings")
+            .field("secret_key", &mask(&self.secret_key))
+            .field("secret_key_fallbacks", &self.secret_key_fallbacks.len())
+            .field("django_version", &self.django_version)
+            .field("time_zone", &self.time_zone)
+            .field("debug", &self.debug)
+            .field(
+                "signed_cookie_legacy_salt_fallback",
+                &self.signed_cookie_legacy_salt_fallback,
+            )
+            .field("security", &self.security)
+            .field("session", &self.session)
+            .field("csrf", &self.csrf)
+            .field("auth", &self.auth)
+            .field("messages", &self.messages)
+            .field("throttle", &self.throttle)
+            .field("database", &self.database)
+            .field("email", &self.email)
+            .field("serve", &self.serve)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("cache_url", &self.cache_url.as_deref().map(redact_url))
+            .field("cache_key_prefix", &self.cache_key_prefix)
+            .field("cache_version", &self.cache_version)
+            .field("mongodb_user_id", &self.mongodb_user_id)
+            .field("timeout", &self.timeout)
+            .field("sqlite_inline_reads", &self.sqlite_inline_reads)
+            .field("sqlite_unchanged_reads", &self.sqlite_unchanged_reads)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("backend", &self.backend)
+            .field("file_path", &self.file_path)
+            .field("default_from", &self.default_from)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("host_user", &self.host_user)
+            .field(
+                "host_password",
+                &if self.host_password.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("use_tls", &self.use_tls)
+            .field("use_ssl", &self.use_ssl)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    /// Settings end up in logs: their `Debug` must not carry the secrets.
+    #[test]
+    fn debug_never_shows_secrets() {
+        let mut s = Settings {
+            secret_key: "the-secret-key".into(),
+            secret_key_fallbacks: vec!["the-old-key".into()],
+            ..Settings::default()
+        };
+        s.email.host_password = "smtp-pass".into();
+        s.database.url = "postgres://app:db-pass@localhost/test".into();
+        s.database.cache_url = Some("redis://:cache-pass@localhost:6379/0".into());
+        let shown = format!("{s:?}");
+        for secret in [
+            "the-secret-key",
+            "the-old-key",
+            "smtp-pass",
+            "db-pass",
+            "cache-pass",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://app:***@localhost/test"));
     }
 }
