@@ -14,6 +14,18 @@ use sesame_core::auth::{User, UserPermissions};
 /// The current user, or `None` for the anonymous user (`request.user`). Loaded once per
 /// request, on first use, with Django's checks (backend path, active flag, session hash with
 /// fallback keys).
+///
+/// # Examples
+///
+/// ```
+/// use sesame_axum::CurrentUser;
+/// async fn greeting(CurrentUser(user): CurrentUser) -> String {
+///     match user {
+///         Some(u) => format!("Hello, {}", u.username),
+///         None => "Hello, stranger".into(),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub Option<User>);
 
@@ -90,6 +102,25 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 }
 
 /// Login, logout and the permission cache for handlers that change who is logged in.
+///
+/// # Examples
+///
+/// ```
+/// use axum::response::Redirect;
+/// use sesame_axum::{AuthContext, LoginError, SesameError};
+///
+/// async fn login(auth: AuthContext) -> Result<Redirect, LoginError> {
+///     // Throttled, and the same answer for an unknown user and a wrong password.
+///     let mut user = auth.authenticate("alice", "a long password").await?;
+///     auth.login(&mut user).await?; // a new session key, a rotated CSRF token
+///     Ok(Redirect::to("/accounts/profile/"))
+/// }
+///
+/// async fn logout(auth: AuthContext) -> Result<Redirect, SesameError> {
+///     auth.logout().await?;
+///     Ok(Redirect::to("/"))
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct AuthContext {
     state: RequestState,

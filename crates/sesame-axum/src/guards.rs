@@ -71,6 +71,15 @@ fn to_login(parts: &Parts, state: &RequestState) -> GuardRejection {
 
 /// `login_required`: the logged-in user, or a redirect to `LOGIN_URL?next=...` (401 JSON under
 /// the API prefix).
+///
+/// # Examples
+///
+/// ```
+/// use sesame_axum::LoginRequired;
+/// async fn profile(LoginRequired(user): LoginRequired) -> String {
+///     format!("Hello, {}", user.username)
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct LoginRequired(pub User);
 
@@ -130,6 +139,23 @@ impl<S: Send + Sync, P: PermissionSet> FromRequestParts<S> for PermissionRequire
 }
 
 /// A test on the user, at the type level (`user_passes_test`).
+///
+/// # Examples
+///
+/// ```
+/// use sesame_axum::{UserPassesTest, UserTest};
+/// use sesame_core::auth::User;
+///
+/// struct IsStaff;
+/// impl UserTest for IsStaff {
+///     fn test(user: Option<&User>) -> bool {
+///         user.is_some_and(|u| u.is_staff)
+///     }
+/// }
+/// async fn dashboard(UserPassesTest(user, _): UserPassesTest<IsStaff>) -> String {
+///     format!("{} is staff", user.map(|u| u.username).unwrap_or_default())
+/// }
+/// ```
 pub trait UserTest: Send + Sync + 'static {
     /// Whether the user may pass.
     fn test(user: Option<&User>) -> bool;

@@ -28,7 +28,7 @@
 //!
 //! ```no_run
 //! use sesame_mongodb::{MongoAuthStore, MongoConfig, MongoSessionStore, migrate};
-//! use sesame_core::auth::{AuthStore, IdKind, NewUser};
+//! use sesame_core::auth::{IdKind, NewUser, UserStore};
 //! use sesame_core::auth::hashers::Hashers;
 //! use sesame_core::session::SessionCodec;
 //! use std::time::Duration;

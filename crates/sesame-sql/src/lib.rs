@@ -26,7 +26,7 @@
 //!
 //! ```no_run
 //! use sesame_core::auth::hashers::Hashers;
-//! use sesame_core::auth::{AuthStore, NewUser};
+//! use sesame_core::auth::{NewUser, UserStore};
 //! use sesame_core::session::{Session, SessionCodec, SessionConfig};
 //! use sesame_sql::{Db, PoolSettings, SqlAuthStore, SqlSessionStore, migrate};
 //! use std::sync::Arc;
