@@ -2,7 +2,6 @@
 //! `update_session_auth_hash`: [`CurrentUser`] and [`AuthContext`].
 
 use crate::error::SesameError;
-use crate::session::request_state;
 use crate::state::RequestState;
 use crate::throttle::retry_after;
 use axum::extract::FromRequestParts;
@@ -97,7 +96,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = SesameError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(CurrentUser(current_user(&request_state(parts)?).await?))
+        Ok(CurrentUser(
+            current_user(&RequestState::from_parts(parts)?).await?,
+        ))
     }
 }
 
@@ -174,7 +175,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(AuthContext {
-            state: request_state(parts)?,
+            state: RequestState::from_parts(parts)?,
         })
     }
 }

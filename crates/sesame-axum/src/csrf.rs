@@ -50,11 +50,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
     type Rejection = SesameError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = parts
-            .extensions
-            .get::<RequestState>()
-            .cloned()
-            .ok_or(SesameError::MissingLayer)?;
+        let state = RequestState::from_parts(parts)?;
         Ok(CsrfToken(get_token(&state).await?))
     }
 }

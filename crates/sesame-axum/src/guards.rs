@@ -4,7 +4,6 @@
 use crate::auth::{current_user, permissions};
 use crate::error::SesameError;
 use crate::redirect::login_url_with_next;
-use crate::session::request_state;
 use crate::state::RequestState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -87,7 +86,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LoginRequired {
     type Rejection = GuardRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = request_state(parts)?;
+        let state = RequestState::from_parts(parts)?;
         match current_user(&state).await? {
             Some(u) => Ok(LoginRequired(u)),
             None => Err(to_login(parts, &state)),
@@ -124,7 +123,7 @@ impl<S: Send + Sync, P: PermissionSet> FromRequestParts<S> for PermissionRequire
     type Rejection = GuardRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = request_state(parts)?;
+        let state = RequestState::from_parts(parts)?;
         let Some(user) = current_user(&state).await? else {
             return Err(to_login(parts, &state));
         };
@@ -170,7 +169,7 @@ impl<S: Send + Sync, T: UserTest> FromRequestParts<S> for UserPassesTest<T> {
     type Rejection = GuardRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = request_state(parts)?;
+        let state = RequestState::from_parts(parts)?;
         let user = current_user(&state).await?;
         if T::test(user.as_ref()) {
             Ok(UserPassesTest(user, PhantomData))

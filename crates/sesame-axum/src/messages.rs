@@ -30,13 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Messages {
     type Rejection = SesameError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let state = parts
-            .extensions
-            .get::<RequestState>()
-            .cloned()
-            .filter(RequestState::messages_enabled)
-            .ok_or(SesameError::MissingLayer)?;
-        Ok(Self { state })
+        Self::from_state(RequestState::from_parts(parts)?)
     }
 }
 

@@ -10,15 +10,6 @@ use serde_json::Value;
 use sesame_core::session::{Expiry, Session};
 use tokio::sync::MutexGuard;
 
-/// The request's [`RequestState`], or [`SesameError::MissingLayer`] without a session layer.
-pub(crate) fn request_state(parts: &Parts) -> Result<RequestState, SesameError> {
-    parts
-        .extensions
-        .get::<RequestState>()
-        .cloned()
-        .ok_or(SesameError::MissingLayer)
-}
-
 /// The request's session. Nothing touches the store until a method is called.
 ///
 /// ```
@@ -39,7 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SessionHandle {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
-            state: request_state(parts)?,
+            state: RequestState::from_parts(parts)?,
         })
     }
 }

@@ -5,6 +5,7 @@
 //! request path has no import cycle: `layer` → `csrf`, `messages` → `state` → `config`.
 
 use crate::config::Sesame;
+use crate::error::SesameError;
 use crate::security::RequestSecurity;
 use sesame_core::auth::{User, UserPermissions};
 use sesame_core::messages::Message;
@@ -50,6 +51,15 @@ pub(crate) struct RequestInner {
 impl RequestState {
     pub(crate) fn new(inner: RequestInner) -> Self {
         Self(Arc::new(inner))
+    }
+
+    /// The request's state, or [`SesameError::MissingLayer`] without a session layer.
+    pub(crate) fn from_parts(parts: &axum::http::request::Parts) -> Result<Self, SesameError> {
+        parts
+            .extensions
+            .get::<RequestState>()
+            .cloned()
+            .ok_or(SesameError::MissingLayer)
     }
 
     /// The configuration.

@@ -1551,13 +1551,21 @@ templates_dir = "templates"
     }
 }
 
-/// A URL with the password of its `user:password@` part masked, for `Debug`.
-fn redact_url(url: &str) -> String {
+/// `scheme://user:password@host/...` as `scheme://user:***@host/...`, for logs, errors and
+/// `Debug` (database, cache and MongoDB URLs carry their password).
+///
+/// ```
+/// use sesame_core::settings::redact_url;
+/// assert_eq!(redact_url("postgres://app:s3cr3t@db/app"), "postgres://app:***@db/app");
+/// assert_eq!(redact_url("sqlite:sesame.sqlite3"), "sqlite:sesame.sqlite3");
+/// ```
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-            None => url.to_owned(),
-        },
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
         _ => url.to_owned(),
     }
 }

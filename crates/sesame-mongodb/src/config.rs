@@ -80,24 +80,12 @@ pub struct MongoConfig {
 impl std::fmt::Debug for MongoConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MongoConfig")
-            .field("url", &redact_url(&self.url))
+            .field("url", &sesame_core::settings::redact_url(&self.url))
             .field("collections", &self.collections)
             .field("user_id", &self.user_id)
             .field("timeout", &self.timeout)
             .field("unique_email", &self.unique_email)
             .finish()
-    }
-}
-
-/// `mongodb://user:password@host` as `mongodb://user:***@host`.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -252,7 +240,7 @@ mod tests {
             "{debug}"
         );
         assert_eq!(
-            redact_url("mongodb://127.0.0.1:27017/x"),
+            sesame_core::settings::redact_url("mongodb://127.0.0.1:27017/x"),
             "mongodb://127.0.0.1:27017/x"
         );
     }

@@ -381,17 +381,7 @@ pub(crate) fn redact_key(key: &str) -> String {
     format!("{start}…")
 }
 
-/// The URL without its password, for errors and `Debug`.
-pub(crate) fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
+pub(crate) use sesame_core::settings::redact_url;
 
 #[cfg(test)]
 mod tests {

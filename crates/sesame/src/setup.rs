@@ -331,18 +331,7 @@ pub fn hashing(settings: &Settings) -> Result<PasswordHashing, SetupError> {
 }
 
 /// A URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use crate::core::settings::redact_url as redact;
 
 /// What happens to a database without its schema when the stack is assembled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
